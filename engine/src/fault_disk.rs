@@ -1,0 +1,271 @@
+//! An in-memory [`Disk`] for crash tests. Each file keeps the bytes written
+//! (what reads see) apart from the bytes made durable by `sync`. A crash image
+//! keeps the durable bytes and, for every write since the last sync, keeps it,
+//! drops it or tears it (a random subset of its 512-byte sectors), which is
+//! what a power loss may do to unsynced direct I/O. Writes and syncs can be
+//! made to fail.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::disk::{Disk, IoFuture, SegmentFile};
+
+const SECTOR: usize = 512;
+
+#[derive(Default)]
+struct Shared {
+    files: RefCell<BTreeMap<PathBuf, Rc<FaultFile>>>,
+    dirs: RefCell<BTreeSet<PathBuf>>,
+    fail_writes: Cell<bool>,
+    fail_syncs: Cell<bool>,
+    syncs: Cell<u64>,
+    now_secs: Cell<i64>,
+}
+
+struct FaultFile {
+    path: PathBuf,
+    written: RefCell<Vec<u8>>,
+    durable: RefCell<Vec<u8>>,
+    pending: RefCell<Vec<(u64, Vec<u8>)>>,
+    modified: Cell<i64>,
+    shared: Rc<Shared>,
+}
+
+/// The fault-injecting disk. Cloning shares the same files.
+#[derive(Clone, Default)]
+pub struct FaultDisk {
+    shared: Rc<Shared>,
+}
+
+struct Handle(Rc<FaultFile>);
+
+fn injected(what: &str) -> io::Error {
+    io::Error::other(format!("injected {what} failure"))
+}
+
+impl SegmentFile for Handle {
+    fn write_at(&self, pos: u64, data: &[u8]) -> IoFuture<()> {
+        let f = self.0.clone();
+        let data = data.to_vec();
+        Box::pin(async move {
+            if f.shared.fail_writes.get() {
+                return Err(injected("write"));
+            }
+            let end = pos as usize + data.len();
+            let mut w = f.written.borrow_mut();
+            if end > w.len() {
+                return Err(io::Error::other("write past end of preallocated file"));
+            }
+            w[pos as usize..end].copy_from_slice(&data);
+            f.modified.set(f.shared.now_secs.get());
+            f.pending.borrow_mut().push((pos, data));
+            Ok(())
+        })
+    }
+
+    fn read_at(&self, pos: u64, len: usize) -> IoFuture<Vec<u8>> {
+        let f = self.0.clone();
+        Box::pin(async move {
+            let w = f.written.borrow();
+            let start = (pos as usize).min(w.len());
+            let end = (start + len).min(w.len());
+            Ok(w[start..end].to_vec())
+        })
+    }
+
+    fn sync(&self) -> IoFuture<()> {
+        let f = self.0.clone();
+        Box::pin(async move {
+            if f.shared.fail_syncs.get() {
+                return Err(injected("fdatasync"));
+            }
+            f.shared.syncs.set(f.shared.syncs.get() + 1);
+            f.pending.borrow_mut().clear();
+            f.durable.borrow_mut().copy_from_slice(&f.written.borrow());
+            Ok(())
+        })
+    }
+
+    fn len(&self) -> u64 {
+        self.0.written.borrow().len() as u64
+    }
+
+    fn path(&self) -> &Path {
+        &self.0.path
+    }
+}
+
+impl FaultDisk {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every later write fail (until reset).
+    pub fn set_fail_writes(&self, on: bool) {
+        self.shared.fail_writes.set(on);
+    }
+
+    /// Makes every later fdatasync fail (until reset).
+    pub fn set_fail_syncs(&self, on: bool) {
+        self.shared.fail_syncs.set(on);
+    }
+
+    /// Number of successful fdatasyncs so far.
+    pub fn syncs(&self) -> u64 {
+        self.shared.syncs.get()
+    }
+
+    /// Sets the clock used for modification times.
+    pub fn set_now_secs(&self, now: i64) {
+        self.shared.now_secs.set(now);
+    }
+
+    /// What survives a power loss now. `choice(n)` returns a pseudo-random
+    /// number below `n`; for each unsynced write it picks keep, drop or tear.
+    pub fn crash_image(&self, choice: &mut dyn FnMut(u64) -> u64) -> FaultDisk {
+        let out = FaultDisk::new();
+        *out.shared.dirs.borrow_mut() = self.shared.dirs.borrow().clone();
+        out.shared.now_secs.set(self.shared.now_secs.get());
+        for (path, f) in self.shared.files.borrow().iter() {
+            let mut img = f.durable.borrow().clone();
+            for (pos, data) in f.pending.borrow().iter() {
+                let pos = *pos as usize;
+                match choice(3) {
+                    0 => img[pos..pos + data.len()].copy_from_slice(data),
+                    1 => {}
+                    _ => {
+                        for (i, sector) in data.chunks(SECTOR).enumerate() {
+                            if choice(2) == 0 {
+                                let p = pos + i * SECTOR;
+                                img[p..p + sector.len()].copy_from_slice(sector);
+                            }
+                        }
+                    }
+                }
+            }
+            let nf = Rc::new(FaultFile {
+                path: path.clone(),
+                written: RefCell::new(img.clone()),
+                durable: RefCell::new(img),
+                pending: RefCell::new(Vec::new()),
+                modified: Cell::new(f.modified.get()),
+                shared: out.shared.clone(),
+            });
+            out.shared.files.borrow_mut().insert(path.clone(), nf);
+        }
+        out
+    }
+
+    /// The written bytes of a file (tests).
+    pub fn contents(&self, path: &Path) -> Option<Vec<u8>> {
+        self.shared
+            .files
+            .borrow()
+            .get(path)
+            .map(|f| f.written.borrow().clone())
+    }
+
+    /// Overwrites bytes of a file, written and durable (tests that corrupt the disk).
+    pub fn poke(&self, path: &Path, pos: usize, data: &[u8]) {
+        let files = self.shared.files.borrow();
+        let f = files.get(path).expect("file exists");
+        f.written.borrow_mut()[pos..pos + data.len()].copy_from_slice(data);
+        f.durable.borrow_mut()[pos..pos + data.len()].copy_from_slice(data);
+    }
+}
+
+impl Disk for FaultDisk {
+    fn open(&self, path: &Path, create_len: Option<u64>) -> IoFuture<Rc<dyn SegmentFile>> {
+        let shared = self.shared.clone();
+        let path = path.to_path_buf();
+        Box::pin(async move {
+            let existing = shared.files.borrow().get(&path).cloned();
+            let f = match (existing, create_len) {
+                (Some(f), _) => f,
+                (None, None) => {
+                    return Err(io::Error::new(io::ErrorKind::NotFound, "no such file"))
+                }
+                (None, Some(len)) => {
+                    if shared.fail_writes.get() {
+                        return Err(injected("create"));
+                    }
+                    let f = Rc::new(FaultFile {
+                        path: path.clone(),
+                        written: RefCell::new(vec![0; len as usize]),
+                        durable: RefCell::new(vec![0; len as usize]),
+                        pending: RefCell::new(Vec::new()),
+                        modified: Cell::new(shared.now_secs.get()),
+                        shared: shared.clone(),
+                    });
+                    shared.files.borrow_mut().insert(path.clone(), f.clone());
+                    f
+                }
+            };
+            let h: Rc<dyn SegmentFile> = Rc::new(Handle(f));
+            Ok(h)
+        })
+    }
+
+    fn list(&self, dir: &Path) -> io::Result<Vec<(String, u64)>> {
+        Ok(self
+            .shared
+            .files
+            .borrow()
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .map(|(p, f)| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    f.written.borrow().len() as u64,
+                )
+            })
+            .collect())
+    }
+
+    fn list_dirs(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let mut out: Vec<String> = self
+            .shared
+            .dirs
+            .borrow()
+            .iter()
+            .filter(|p| p.parent() == Some(dir))
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        let mut d = Some(dir);
+        while let Some(p) = d {
+            if p.as_os_str().is_empty() {
+                break;
+            }
+            self.shared.dirs.borrow_mut().insert(p.to_path_buf());
+            d = p.parent();
+        }
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        self.shared
+            .files
+            .borrow_mut()
+            .remove(path)
+            .map(|_| ())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
+    }
+
+    fn modified_secs(&self, path: &Path) -> io::Result<i64> {
+        self.shared
+            .files
+            .borrow()
+            .get(path)
+            .map(|f| f.modified.get())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such file"))
+    }
+}

@@ -1,0 +1,503 @@
+//! A segmented append area: a directory of fixed-size files named by their
+//! 20-digit start offset, an in-memory tail of aligned chunks that holds the
+//! newest bytes, and the write-back of that tail with direct I/O.
+//!
+//! The commitlog, every consume queue and the index entries are built on it.
+//! It knows nothing about what the bytes mean; its owners decide when to
+//! flush and what may not straddle a segment.
+//!
+//! Positions: `write_pos` (next byte appended) ≥ `written_pos` (every byte
+//! below is on disk, written but maybe not synced). The chunk that holds
+//! `written_pos` is rewritten from its aligned start on every flush: that is
+//! how the partially filled last block grows on disk.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::aligned::AlignedBuf;
+use crate::disk::{Disk, IoFuture, SegmentFile};
+use crate::error::{Result, StoreError};
+use crate::limits::{IO_ALIGN, MAX_IO_BYTES};
+
+struct Chunk {
+    start: u64,
+    buf: AlignedBuf,
+}
+
+/// Geometry of a segmented area.
+#[derive(Clone, Debug)]
+pub struct Geometry {
+    /// Size of every segment file (multiple of `chunk_bytes`).
+    pub segment_bytes: u64,
+    /// Size of one tail-cache chunk (multiple of the I/O alignment).
+    pub chunk_bytes: usize,
+    /// Most chunks kept in memory.
+    pub max_chunks: usize,
+}
+
+impl Geometry {
+    pub fn check(&self, what: &str) -> Result<()> {
+        if self.chunk_bytes == 0
+            || self.chunk_bytes % IO_ALIGN != 0
+            || self.segment_bytes % self.chunk_bytes as u64 != 0
+            || self.max_chunks < 2
+        {
+            return Err(StoreError::Config(format!(
+                "{what}: segment {} bytes must be a multiple of chunk {} bytes (a multiple of {IO_ALIGN}), at least 2 chunks cached (got {})",
+                self.segment_bytes, self.chunk_bytes, self.max_chunks
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Writes started by [`SegmentedLog::start_flush`]: await `writes`, then call
+/// [`SegmentedLog::finish_flush`] with `end`.
+pub struct FlushBatch {
+    pub end: u64,
+    pub writes: Vec<IoFuture<()>>,
+    pub files: Vec<Rc<dyn SegmentFile>>,
+}
+
+pub struct SegmentedLog {
+    dir: PathBuf,
+    disk: Rc<dyn Disk>,
+    geo: Geometry,
+    segments: BTreeMap<u64, Rc<dyn SegmentFile>>,
+    /// First byte still stored (start of the oldest segment, or the base).
+    min_pos: u64,
+    chunks: VecDeque<Chunk>,
+    write_pos: u64,
+    written_pos: u64,
+}
+
+pub fn segment_name(start: u64) -> String {
+    format!("{start:020}")
+}
+
+impl SegmentedLog {
+    /// Opens the area in `dir`: existing segments are listed (and checked for
+    /// size); nothing is read. `end` is where appends continue (found by the
+    /// owner's recovery); `base` is the start of the address space.
+    pub async fn open(disk: Rc<dyn Disk>, dir: &Path, geo: Geometry, base: u64) -> Result<Self> {
+        geo.check(&dir.display().to_string())?;
+        disk.create_dir_all(dir)
+            .map_err(|e| StoreError::io("create dir", dir, e))?;
+        let mut segments = BTreeMap::new();
+        for (name, len) in disk.list(dir).map_err(|e| StoreError::io("list", dir, e))? {
+            let Ok(start) = name.parse::<u64>() else {
+                continue;
+            };
+            if name.len() != 20 {
+                continue;
+            }
+            let path = dir.join(&name);
+            if len != geo.segment_bytes {
+                return Err(StoreError::Corrupt {
+                    path,
+                    what: format!("segment is {len} bytes, expected {}", geo.segment_bytes),
+                });
+            }
+            if start % geo.segment_bytes != base % geo.segment_bytes || start < base {
+                return Err(StoreError::Corrupt {
+                    path,
+                    what: "segment start is not on a segment boundary".into(),
+                });
+            }
+            let f = disk
+                .open(&path, None)
+                .await
+                .map_err(|e| StoreError::io("open segment", &path, e))?;
+            segments.insert(start, f);
+        }
+        let min_pos = segments.keys().next().copied().unwrap_or(base);
+        Ok(SegmentedLog {
+            dir: dir.to_path_buf(),
+            disk,
+            geo,
+            segments,
+            min_pos,
+            chunks: VecDeque::new(),
+            write_pos: min_pos,
+            written_pos: min_pos,
+        })
+    }
+
+    pub fn geometry(&self) -> &Geometry {
+        &self.geo
+    }
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+    pub fn write_pos(&self) -> u64 {
+        self.write_pos
+    }
+    pub fn written_pos(&self) -> u64 {
+        self.written_pos
+    }
+    pub fn min_pos(&self) -> u64 {
+        self.min_pos
+    }
+    pub fn segment_bytes(&self) -> u64 {
+        self.geo.segment_bytes
+    }
+    pub fn segment_start(&self, pos: u64) -> u64 {
+        pos - pos % self.geo.segment_bytes
+    }
+    pub fn segment_starts(&self) -> Vec<u64> {
+        self.segments.keys().copied().collect()
+    }
+    pub fn segment_path(&self, start: u64) -> PathBuf {
+        self.dir.join(segment_name(start))
+    }
+    pub fn segment_file(&self, start: u64) -> Option<Rc<dyn SegmentFile>> {
+        self.segments.get(&start).cloned()
+    }
+    /// Bytes left in the segment that holds `write_pos`.
+    pub fn segment_room(&self) -> u64 {
+        self.geo.segment_bytes - self.write_pos % self.geo.segment_bytes
+    }
+
+    /// Sets the append position after recovery: the tail chunk is loaded from
+    /// disk (bytes past `pos` zeroed, so the next flush also clears any torn
+    /// garbage in that block), and the area counts as written up to the chunk start.
+    pub async fn reset_tail(&mut self, pos: u64) -> Result<()> {
+        let data = match self.tail_read_plan(pos) {
+            Some((f, fpos, len)) => f
+                .read_at(fpos, len)
+                .await
+                .map_err(|e| StoreError::io("read tail", f.path(), e))?,
+            None => Vec::new(),
+        };
+        self.install_tail(pos, &data);
+        Ok(())
+    }
+
+    /// The read [`Self::install_tail`] needs: the bytes of the tail chunk before `pos`.
+    pub fn tail_read_plan(&self, pos: u64) -> Option<(Rc<dyn SegmentFile>, u64, usize)> {
+        let cb = self.geo.chunk_bytes as u64;
+        let cstart = pos - pos % cb;
+        let seg = self.segment_start(pos);
+        if pos == cstart {
+            return None;
+        }
+        self.segments
+            .get(&seg)
+            .map(|f| (f.clone(), cstart - seg, (pos - cstart) as usize))
+    }
+
+    /// Second half of [`Self::reset_tail`], with the bytes read.
+    pub fn install_tail(&mut self, pos: u64, data: &[u8]) {
+        assert!(pos >= self.min_pos, "tail below the oldest segment");
+        let cb = self.geo.chunk_bytes as u64;
+        let cstart = pos - pos % cb;
+        self.chunks.clear();
+        let mut buf = AlignedBuf::zeroed(self.geo.chunk_bytes);
+        let n = data.len().min((pos - cstart) as usize);
+        buf[..n].copy_from_slice(&data[..n]);
+        self.chunks.push_back(Chunk { start: cstart, buf });
+        self.write_pos = pos;
+        // Rewrite the tail block on the next flush so stale bytes on disk are zeroed.
+        self.written_pos = cstart.max(self.min_pos).min(pos);
+    }
+
+    /// Whether `len` more bytes fit in the tail cache without evicting an unwritten chunk.
+    pub fn has_room(&self, len: usize) -> bool {
+        let cb = self.geo.chunk_bytes as u64;
+        let end = self.write_pos + len as u64;
+        let first_needed = self.written_pos - self.written_pos % cb;
+        let chunks_needed = (end.div_ceil(cb) * cb - first_needed) / cb;
+        chunks_needed as usize <= self.geo.max_chunks
+    }
+
+    /// Appends `data` at `write_pos`. The caller checked [`Self::has_room`] and
+    /// that `data` does not cross a segment boundary.
+    pub fn append(&mut self, data: &[u8]) {
+        let seg_end = self.segment_start(self.write_pos) + self.geo.segment_bytes;
+        assert!(
+            self.write_pos + data.len() as u64 <= seg_end,
+            "append crosses a segment boundary"
+        );
+        assert!(
+            self.has_room(data.len()),
+            "append without room in the tail cache"
+        );
+        let cb = self.geo.chunk_bytes as u64;
+        let mut off = 0usize;
+        while off < data.len() {
+            let pos = self.write_pos;
+            let cstart = pos - pos % cb;
+            if self.chunks.back().map(|c| c.start) != Some(cstart) {
+                // Evict written chunks from the front to stay within the budget.
+                while self.chunks.len() >= self.geo.max_chunks {
+                    let front = self.chunks.front().expect("non-empty");
+                    assert!(
+                        front.start + cb <= self.written_pos,
+                        "evicting unwritten chunk"
+                    );
+                    self.chunks.pop_front();
+                }
+                if let Some(b) = self.chunks.back() {
+                    assert_eq!(b.start + cb, cstart, "tail cache chunks must be contiguous");
+                }
+                self.chunks.push_back(Chunk {
+                    start: cstart,
+                    buf: AlignedBuf::zeroed(self.geo.chunk_bytes),
+                });
+            }
+            let chunk = self.chunks.back_mut().expect("chunk");
+            let in_chunk = (pos - cstart) as usize;
+            let n = (self.geo.chunk_bytes - in_chunk).min(data.len() - off);
+            chunk.buf[in_chunk..in_chunk + n].copy_from_slice(&data[off..off + n]);
+            off += n;
+            self.write_pos += n as u64;
+        }
+    }
+
+    /// Skips to `pos` (the start of the next segment) without writing: used
+    /// after an end-of-segment blank, whose tail bytes stay zero.
+    pub fn skip_to(&mut self, pos: u64) {
+        assert!(pos >= self.write_pos && pos % self.geo.segment_bytes == 0);
+        let zeros = vec![0u8; (pos - self.write_pos) as usize];
+        // The skipped bytes are zero in a fresh chunk; appending them keeps the
+        // chunk ring contiguous and lets the flush write them (cheaply) too.
+        self.append(&zeros);
+    }
+
+    /// The first byte served from memory.
+    pub fn cache_start(&self) -> u64 {
+        self.chunks
+            .front()
+            .map(|c| c.start)
+            .unwrap_or(self.write_pos)
+    }
+
+    /// Copies `[pos, pos+len)` from the tail cache, if it is all there.
+    pub fn read_cached(&self, pos: u64, len: usize, out: &mut Vec<u8>) -> bool {
+        let end = pos + len as u64;
+        if pos < self.cache_start() || end > self.write_pos {
+            return false;
+        }
+        let cb = self.geo.chunk_bytes as u64;
+        let first = self.chunks.front().expect("cache non-empty").start;
+        let mut p = pos;
+        while p < end {
+            let idx = ((p - p % cb - first) / cb) as usize;
+            let c = &self.chunks[idx];
+            let off = (p - c.start) as usize;
+            let n = ((c.start + cb).min(end) - p) as usize;
+            out.extend_from_slice(&c.buf[off..off + n]);
+            p += n as u64;
+        }
+        true
+    }
+
+    /// A read of `[pos, pos+len)` from the segment file (not crossing segments).
+    pub fn read_disk(&self, pos: u64, len: usize) -> Result<IoFuture<Vec<u8>>> {
+        let seg = self.segment_start(pos);
+        if pos + len as u64 > seg + self.geo.segment_bytes {
+            return Err(StoreError::Corrupt {
+                path: self.segment_path(seg),
+                what: format!("read of {len} bytes at {pos} crosses the segment end"),
+            });
+        }
+        let f = self.segments.get(&seg).ok_or_else(|| StoreError::Corrupt {
+            path: self.segment_path(seg),
+            what: format!("no segment holds offset {pos}"),
+        })?;
+        Ok(f.read_at(pos - seg, len))
+    }
+
+    /// Segments that a flush up to `end` needs and that are not open yet.
+    pub fn missing_segments(&self, end: u64) -> Vec<u64> {
+        let mut out = Vec::new();
+        if end <= self.written_pos {
+            return out;
+        }
+        let mut s = self.segment_start(self.written_pos);
+        while s < end {
+            if !self.segments.contains_key(&s) {
+                out.push(s);
+            }
+            s += self.geo.segment_bytes;
+        }
+        out
+    }
+
+    /// Creates (preallocated) segment `start`; call for each of [`Self::missing_segments`].
+    pub async fn create_segment(
+        disk: Rc<dyn Disk>,
+        path: PathBuf,
+        len: u64,
+    ) -> Result<Rc<dyn SegmentFile>> {
+        disk.open(&path, Some(len))
+            .await
+            .map_err(|e| StoreError::io("create segment", &path, e))
+    }
+
+    pub fn install_segment(&mut self, start: u64, f: Rc<dyn SegmentFile>) {
+        self.segments.insert(start, f);
+    }
+
+    pub fn disk(&self) -> Rc<dyn Disk> {
+        self.disk.clone()
+    }
+
+    /// Starts the writes of `[written_pos, end)` (from its aligned start, up to
+    /// the aligned end: bytes past `write_pos` are zero). Data is copied into
+    /// the I/O buffers before this returns.
+    pub fn start_flush(&mut self, end: u64) -> FlushBatch {
+        assert!(end <= self.write_pos, "flush past the appended end");
+        let mut batch = FlushBatch {
+            end,
+            writes: Vec::new(),
+            files: Vec::new(),
+        };
+        if end <= self.written_pos {
+            return batch;
+        }
+        let cb = self.geo.chunk_bytes as u64;
+        let mut p = self.written_pos - self.written_pos % IO_ALIGN as u64;
+        let first = self
+            .chunks
+            .front()
+            .expect("unwritten bytes are cached")
+            .start;
+        assert!(
+            p >= first,
+            "unwritten bytes were evicted from the tail cache"
+        );
+        let aligned_end = end.div_ceil(IO_ALIGN as u64) * IO_ALIGN as u64;
+        while p < aligned_end {
+            let seg = self.segment_start(p);
+            let c = &self.chunks[((p - p % cb - first) / cb) as usize];
+            let off = (p - c.start) as usize;
+            let n = ((c.start + cb).min(aligned_end) - p).min(MAX_IO_BYTES as u64) as usize;
+            let f = self
+                .segments
+                .get(&seg)
+                .expect("segment created before flush")
+                .clone();
+            batch.writes.push(f.write_at(p - seg, &c.buf[off..off + n]));
+            if !batch.files.iter().any(|x| Rc::ptr_eq(x, &f)) {
+                batch.files.push(f);
+            }
+            p += n as u64;
+        }
+        batch
+    }
+
+    /// Records that the writes of a batch completed.
+    pub fn finish_flush(&mut self, end: u64) {
+        if end > self.written_pos {
+            self.written_pos = end;
+        }
+    }
+
+    /// Deletes whole segments that end at or below `pos`, never the one being
+    /// written. Returns the new minimum position.
+    pub fn delete_segments_below(&mut self, pos: u64) -> Result<u64> {
+        let seg_bytes = self.geo.segment_bytes;
+        let active = self.segment_start(self.write_pos);
+        let doomed: Vec<u64> = self
+            .segments
+            .keys()
+            .copied()
+            .filter(|s| s + seg_bytes <= pos && *s < active && s + seg_bytes <= self.written_pos)
+            .collect();
+        for s in doomed {
+            let path = self.segment_path(s);
+            self.disk
+                .remove_file(&path)
+                .map_err(|e| StoreError::io("delete segment", &path, e))?;
+            self.segments.remove(&s);
+            self.min_pos = self.min_pos.max(s + seg_bytes);
+        }
+        Ok(self.min_pos)
+    }
+
+    /// Deletes every segment that starts after the one holding `pos` (recovery truncation).
+    pub fn remove_segments_after(&mut self, pos: u64) -> Result<()> {
+        let keep = self.segment_start(pos);
+        let doomed: Vec<u64> = self
+            .segments
+            .keys()
+            .copied()
+            .filter(|s| *s > keep)
+            .collect();
+        for s in doomed {
+            let path = self.segment_path(s);
+            self.disk
+                .remove_file(&path)
+                .map_err(|e| StoreError::io("delete segment", &path, e))?;
+            self.segments.remove(&s);
+        }
+        Ok(())
+    }
+
+    /// Forgets everything: min = write = written = `pos` (a queue restarted at an offset).
+    pub fn restart_at(&mut self, pos: u64) {
+        self.chunks.clear();
+        self.min_pos = pos;
+        self.write_pos = pos;
+        self.written_pos = pos;
+    }
+
+    pub fn set_min_pos(&mut self, pos: u64) {
+        self.min_pos = pos;
+    }
+
+    /// Modification time of segment `start` (retention).
+    pub fn segment_modified_secs(&self, start: u64) -> Result<i64> {
+        let path = self.segment_path(start);
+        self.disk
+            .modified_secs(&path)
+            .map_err(|e| StoreError::io("stat segment", &path, e))
+    }
+
+    /// Bytes held in memory by the tail cache.
+    pub fn cached_bytes(&self) -> usize {
+        self.chunks.len() * self.geo.chunk_bytes
+    }
+}
+
+/// Runs a flush of `log` up to `end` without holding a borrow across awaits:
+/// creates missing segments, starts the writes, awaits them and records them.
+/// Returns the files written (for a later sync).
+pub async fn flush_area<S>(
+    state: &std::cell::RefCell<S>,
+    get: impl Fn(&mut S) -> &mut SegmentedLog,
+    end: u64,
+) -> Result<Vec<Rc<dyn SegmentFile>>> {
+    let (missing, disk, seg_bytes, paths) = {
+        let mut s = state.borrow_mut();
+        let log = get(&mut s);
+        let missing = log.missing_segments(end);
+        let paths: Vec<PathBuf> = missing.iter().map(|m| log.segment_path(*m)).collect();
+        (missing, log.disk(), log.segment_bytes(), paths)
+    };
+    for (start, path) in missing.into_iter().zip(paths) {
+        let f = SegmentedLog::create_segment(disk.clone(), path, seg_bytes).await?;
+        get(&mut state.borrow_mut()).install_segment(start, f);
+    }
+    let batch = get(&mut state.borrow_mut()).start_flush(end);
+    let results = crate::notify::join_all(batch.writes).await;
+    for r in results {
+        if let Err(e) = r {
+            let dir = get(&mut state.borrow_mut()).dir().to_path_buf();
+            return Err(StoreError::io("write", dir, e));
+        }
+    }
+    get(&mut state.borrow_mut()).finish_flush(batch.end);
+    Ok(batch.files)
+}
+
+/// Syncs every file in `files`.
+pub async fn sync_files(files: &[Rc<dyn SegmentFile>]) -> Result<()> {
+    let futs: Vec<_> = files.iter().map(|f| f.sync()).collect();
+    for (r, f) in crate::notify::join_all(futs).await.into_iter().zip(files) {
+        r.map_err(|e| StoreError::io("fdatasync", f.path(), e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,891 @@
+//! A shard's store: the commitlog, the consume queues and the key index of
+//! the queues this shard owns, with the tasks that write them back.
+//!
+//! Everything here runs on the shard's one thread. State sits in one
+//! `RefCell` that is never borrowed across an `.await`: an append reserves
+//! its offsets and copies its bytes in one synchronous step, then (SYNC_FLUSH)
+//! waits for the flusher.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use bytes::Bytes;
+
+use crate::checkpoint::{self, Checkpoint, QueueState};
+use crate::commitlog::{classify, Commitlog, EndReason, ScanStep, MARKER_BYTES};
+use crate::config::{FlushMode, StoreConfig};
+use crate::consume_queue::{ConsumeQueue, CqUnit, CQ_UNIT_BYTES};
+use crate::disk::{IoFuture, SegmentFile};
+use crate::env::ShardEnv;
+use crate::error::{Result, StoreError};
+use crate::index::{walk_probe, IndexGeometry, KeyIndex};
+use crate::limits::{MAX_BATCH_MESSAGES, MAX_PULL_MESSAGES, MAX_QUERY_RESULTS, MAX_READ_BYTES};
+use crate::notify::{join_all, Broadcast, Notify, Slot};
+use crate::offset::{LogOffset, QueueKey, QueueOffset};
+use crate::record::{self, property, MessageInput};
+use crate::segmented::{flush_area, sync_files, SegmentedLog};
+
+/// Where one appended message landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub log_offset: LogOffset,
+    /// `None` for records that take no queue offset (prepared / rollback).
+    pub queue_offset: Option<QueueOffset>,
+    pub size: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct AppendResult {
+    pub records: Vec<Appended>,
+    pub store_timestamp: i64,
+}
+
+/// Outcome of a read by queue offset (Apache's `GetMessageStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GetStatus {
+    Found,
+    NoMatchedMessage,
+    NoMessageInQueue,
+    OffsetFoundNull,
+    OffsetOverflowBadly,
+    OffsetOverflowOne,
+    OffsetTooSmall,
+    NoMatchedLogicQueue,
+}
+
+#[derive(Clone, Debug)]
+pub struct GetResult {
+    pub status: GetStatus,
+    pub next_begin_offset: QueueOffset,
+    pub min_offset: QueueOffset,
+    pub max_offset: QueueOffset,
+    /// Whole stored records, in queue order.
+    pub messages: Vec<Bytes>,
+    /// Queue offsets of `messages`.
+    pub queue_offsets: Vec<QueueOffset>,
+}
+
+/// What one retention pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    pub segments_deleted: usize,
+    pub log_min_offset: u64,
+    pub disk_used_percent: u32,
+    pub disk_full: bool,
+}
+
+struct State {
+    log: Commitlog,
+    queues: HashMap<QueueKey, ConsumeQueue>,
+    index: KeyIndex,
+    scratch: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum AreaId {
+    Queue(QueueKey),
+    IndexActive,
+    IndexSealed(usize),
+}
+
+fn area_mut<'a>(st: &'a mut State, id: &AreaId) -> &'a mut SegmentedLog {
+    match id {
+        AreaId::Queue(k) => &mut st.queues.get_mut(k).expect("queue exists").area,
+        AreaId::IndexActive => st.index.active_entries(),
+        AreaId::IndexSealed(i) => st
+            .index
+            .sealed_areas_mut()
+            .nth(*i)
+            .expect("sealed file exists"),
+    }
+}
+
+type ArrivalListener = Box<dyn Fn(&QueueKey, QueueOffset)>;
+
+struct Inner {
+    shard: u16,
+    cfg: StoreConfig,
+    dir: PathBuf,
+    env: ShardEnv,
+    st: RefCell<State>,
+    flush_kick: Notify,
+    progress: Broadcast,
+    waiters: RefCell<VecDeque<(u64, Rc<Slot<Result<()>>>)>>,
+    unsynced: RefCell<Vec<Rc<dyn SegmentFile>>>,
+    /// Consume-queue and index files written since the last checkpoint.
+    unsynced_derived: RefCell<Vec<Rc<dyn SegmentFile>>>,
+    checkpoint_lock: glommio::sync::Semaphore,
+    last_sync_ms: Cell<i64>,
+    stopping: Cell<bool>,
+    disk_full: Cell<bool>,
+    checkpoint_seq: Cell<u64>,
+    arrival: RefCell<Option<ArrivalListener>>,
+    tasks: RefCell<Vec<glommio::task::JoinHandle<()>>>,
+    flush_lock: glommio::sync::Semaphore,
+}
+
+/// The store of one shard. Cheap to clone (shared within the shard thread).
+#[derive(Clone)]
+pub struct ShardStore {
+    inner: Rc<Inner>,
+}
+
+/// Facts about a record the dispatcher needs (recovery re-dispatch).
+struct DispatchInfo {
+    pos: u64,
+    size: u32,
+    topic: String,
+    queue_id: u32,
+    queue_offset: u64,
+    consumable: bool,
+    rollback: bool,
+    tags_code: i64,
+    keys: Vec<String>,
+    store_timestamp: i64,
+}
+
+fn index_keys(properties: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(u) = record::property_value(properties, property::UNIQ_KEY) {
+        if !u.is_empty() {
+            keys.push(u.to_string());
+        }
+    }
+    if let Some(k) = record::property_value(properties, property::KEYS) {
+        keys.extend(k.split(' ').filter(|s| !s.is_empty()).map(str::to_string));
+    }
+    keys
+}
+
+impl ShardStore {
+    /// Opens (creating or recovering) shard `shard` of the store at `cfg.root`.
+    /// Must run on the shard's executor: it spawns the shard's background tasks.
+    pub async fn open(cfg: StoreConfig, shard: u16, env: ShardEnv) -> Result<ShardStore> {
+        cfg.validate()?;
+        let dir = cfg.root.join(format!("shard-{shard}"));
+        env.disk
+            .create_dir_all(&dir)
+            .map_err(|e| StoreError::io("create dir", &dir, e))?;
+        let base = LogOffset::shard_base(shard).0;
+        let cp = checkpoint::load(&env.disk, &dir)
+            .await?
+            .unwrap_or(Checkpoint {
+                shard,
+                shards: cfg.shards,
+                log_resume: base,
+                log_min: base,
+                ..Default::default()
+            });
+        if cp.shard != shard {
+            return Err(StoreError::Corrupt {
+                path: dir,
+                what: format!("checkpoint belongs to shard {}", cp.shard),
+            });
+        }
+        let geo = crate::segmented::Geometry {
+            segment_bytes: cfg.commitlog_segment_bytes,
+            chunk_bytes: cfg.commitlog_chunk_bytes,
+            max_chunks: cfg.tail_cache_chunks(),
+        };
+        let area = SegmentedLog::open(env.disk.clone(), &dir.join("commitlog"), geo, base).await?;
+        let index = KeyIndex::open(
+            env.disk.clone(),
+            &dir.join("index"),
+            IndexGeometry {
+                slots: cfg.index_slots,
+                entries: cfg.index_entries,
+            },
+            4,
+            (cp.index_id, cp.index_header),
+        )
+        .await?;
+        let mut queues = HashMap::new();
+        for q in &cp.queues {
+            let key = QueueKey::new(q.topic.clone(), q.queue_id);
+            let cq = ConsumeQueue::open(
+                env.disk.clone(),
+                &queue_dir(&dir, &key),
+                ConsumeQueue::geometry(cfg.cq_units_per_segment, cfg.cq_cache_chunks),
+                QueueOffset(q.min),
+                QueueOffset(q.max),
+                q.last_log_end,
+            )
+            .await?;
+            queues.insert(key, cq);
+        }
+        let resume = cp.log_resume.max(area.min_pos());
+        let log = Commitlog::new(area, shard, resume, cp.last_store_timestamp);
+        let inner = Rc::new(Inner {
+            shard,
+            dir: dir.clone(),
+            env: env.clone(),
+            st: RefCell::new(State {
+                log,
+                queues,
+                index,
+                scratch: Vec::new(),
+            }),
+            flush_kick: Notify::default(),
+            progress: Broadcast::default(),
+            waiters: RefCell::new(VecDeque::new()),
+            unsynced: RefCell::new(Vec::new()),
+            unsynced_derived: RefCell::new(Vec::new()),
+            checkpoint_lock: glommio::sync::Semaphore::new(1),
+            last_sync_ms: Cell::new(env.clock.now_ms()),
+            stopping: Cell::new(false),
+            disk_full: Cell::new(false),
+            checkpoint_seq: Cell::new(cp.seq),
+            arrival: RefCell::new(None),
+            tasks: RefCell::new(Vec::new()),
+            flush_lock: glommio::sync::Semaphore::new(1),
+            cfg,
+        });
+        let store = ShardStore { inner };
+        let end = store.recover_log(resume).await?;
+        tracing::info!(shard, end = ?LogOffset(end), clean = cp.clean, "shard store open");
+        // Everything recovered is now durable and dispatched: checkpoint it.
+        store.checkpoint_now(false).await?;
+        store.spawn_tasks();
+        Ok(store)
+    }
+
+    pub fn shard(&self) -> u16 {
+        self.inner.shard
+    }
+    pub fn config(&self) -> &StoreConfig {
+        &self.inner.cfg
+    }
+
+    /// Called (on this shard) whenever a queue's max offset grows: the broker's long polling hooks in here.
+    pub fn set_arrival_listener(&self, f: impl Fn(&QueueKey, QueueOffset) + 'static) {
+        *self.inner.arrival.borrow_mut() = Some(Box::new(f));
+    }
+
+    /// Replays the log from `resume` (a round boundary), keeps the longest
+    /// prefix closed by valid markers, dispatches it and truncates the rest.
+    async fn recover_log(&self, resume: u64) -> Result<u64> {
+        let st = &self.inner.st;
+        let mut pos = resume;
+        let mut round_start = resume;
+        let mut hasher = crc32fast::Hasher::new();
+        let mut tentative: Vec<DispatchInfo> = Vec::new();
+        let mut committed_end = resume;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut buf_pos = pos;
+        let window = (self.inner.cfg.max_body_bytes + crate::limits::RECORD_OVERHEAD_ALLOWANCE) * 2;
+        let reason = loop {
+            let (file, seg_start, seg_bytes) = {
+                let s = st.borrow();
+                let seg_start = s.log.area.segment_start(pos);
+                (
+                    s.log.area.segment_file(seg_start),
+                    seg_start,
+                    s.log.area.segment_bytes(),
+                )
+            };
+            let Some(file) = file else {
+                break EndReason::Unwritten;
+            };
+            let seg_left = (seg_start + seg_bytes - pos) as usize;
+            // Keep at least `window` bytes (or the rest of the segment) buffered from `pos`.
+            let have = (buf_pos + buf.len() as u64).saturating_sub(pos) as usize;
+            if buf_pos > pos || have < window.min(seg_left) {
+                let n = (window.max(1 << 20)).min(seg_left);
+                buf = file
+                    .read_at(pos - seg_start, n)
+                    .await
+                    .map_err(|e| StoreError::io("read commitlog", file.path(), e))?;
+                buf_pos = pos;
+            }
+            let at = (pos - buf_pos) as usize;
+            let bytes = &buf[at..];
+            let step = classify(bytes, pos, seg_left, round_start, || {
+                hasher.clone().finalize()
+            });
+            match step {
+                ScanStep::Record(len) => {
+                    let rec = &bytes[..len];
+                    hasher.update(rec);
+                    let v = record::decode(rec, false).expect("classified as a record");
+                    tentative.push(DispatchInfo {
+                        pos,
+                        size: len as u32,
+                        topic: v.topic.to_string(),
+                        queue_id: v.queue_id as u32,
+                        queue_offset: v.queue_offset as u64,
+                        consumable: v.is_consumable(),
+                        rollback: v.transaction_type() == record::sysflag::TRANSACTION_ROLLBACK,
+                        tags_code: v.tags_code(),
+                        keys: index_keys(v.properties),
+                        store_timestamp: v.store_timestamp,
+                    });
+                    pos += len as u64;
+                }
+                ScanStep::RoundClosed => {
+                    pos += MARKER_BYTES as u64;
+                    for d in tentative.drain(..) {
+                        self.dispatch_recovered(d).await?;
+                    }
+                    round_start = pos;
+                    committed_end = pos;
+                    hasher = crc32fast::Hasher::new();
+                }
+                ScanStep::NextSegment => {
+                    pos = seg_start + seg_bytes;
+                    round_start = pos;
+                    committed_end = pos;
+                    buf.clear();
+                    buf_pos = pos;
+                }
+                ScanStep::End(r) => break r,
+            }
+        };
+        if !tentative.is_empty() || pos != committed_end {
+            tracing::warn!(
+                shard = self.inner.shard,
+                discarded_records = tentative.len(),
+                discarded_bytes = pos - committed_end,
+                ?reason,
+                "commitlog tail after the last closed round discarded"
+            );
+        }
+        let plan = {
+            let mut s = st.borrow_mut();
+            s.log.area.remove_segments_after(committed_end)?;
+            s.log.area.tail_read_plan(committed_end)
+        };
+        let tail = match plan {
+            Some((f, fpos, len)) => f
+                .read_at(fpos, len)
+                .await
+                .map_err(|e| StoreError::io("read commitlog tail", f.path(), e))?,
+            None => Vec::new(),
+        };
+        let mut s = st.borrow_mut();
+        s.log.area.install_tail(committed_end, &tail);
+        s.log.restart_rounds_at(committed_end);
+        let State { queues, .. } = &mut *s;
+        // Consume-queue units past the log end cannot exist (queues were at the
+        // checkpoint, replay added only closed rounds), but check the invariant.
+        for (k, q) in queues.iter() {
+            assert!(
+                q.last_log_end() <= committed_end,
+                "queue {k:?} points past the recovered log end"
+            );
+        }
+        Ok(committed_end)
+    }
+
+    async fn dispatch_recovered(&self, d: DispatchInfo) -> Result<()> {
+        self.ensure_queue(&QueueKey::new(d.topic.clone(), d.queue_id))
+            .await?;
+        // The index may need to roll to a new file.
+        if self.inner.st.borrow().index.is_full_for(d.keys.len()) {
+            self.roll_index().await?;
+        }
+        while !self.derived_room(&QueueKey::new(d.topic.clone(), d.queue_id), 1, d.keys.len()) {
+            self.flush_derived().await?;
+        }
+        let mut s = self.inner.st.borrow_mut();
+        s.log.last_store_timestamp = s.log.last_store_timestamp.max(d.store_timestamp);
+        if d.consumable {
+            let key = QueueKey::new(d.topic.clone(), d.queue_id);
+            let q = s.queues.get_mut(&key).expect("ensured");
+            let unit = CqUnit {
+                log_offset: LogOffset(d.pos),
+                size: d.size,
+                tags_code: d.tags_code,
+            };
+            if d.pos + d.size as u64 > q.last_log_end() {
+                if q.max_offset().0 != d.queue_offset {
+                    tracing::warn!(queue = ?key, expected = q.max_offset().0, found = d.queue_offset, "queue offset gap in the log, queue restarted at the record's offset");
+                    q.area.restart_at(d.queue_offset * CQ_UNIT_BYTES as u64);
+                    q.advance_min(QueueOffset(d.queue_offset))?;
+                }
+                q.append(unit, QueueOffset(d.queue_offset));
+            }
+        }
+        if !d.rollback {
+            // Replay starts at the checkpoint, past everything the index holds.
+            for k in &d.keys {
+                let ok = s.index.put(&d.topic, k, d.pos, d.store_timestamp);
+                assert!(ok, "index room checked before dispatch");
+            }
+        }
+        Ok(())
+    }
+
+    fn derived_room(&self, key: &QueueKey, units: usize, keys: usize) -> bool {
+        let s = self.inner.st.borrow();
+        s.queues.get(key).is_none_or(|q| q.has_room(units)) && s.index.entries_room(keys)
+    }
+
+    async fn ensure_queue(&self, key: &QueueKey) -> Result<()> {
+        if self.inner.st.borrow().queues.contains_key(key) {
+            return Ok(());
+        }
+        let cfg = &self.inner.cfg;
+        let cq = ConsumeQueue::open(
+            self.inner.env.disk.clone(),
+            &queue_dir(&self.inner.dir, key),
+            ConsumeQueue::geometry(cfg.cq_units_per_segment, cfg.cq_cache_chunks),
+            QueueOffset(0),
+            QueueOffset(0),
+            0,
+        )
+        .await?;
+        self.inner
+            .st
+            .borrow_mut()
+            .queues
+            .entry(key.clone())
+            .or_insert(cq);
+        Ok(())
+    }
+
+    async fn roll_index(&self) -> Result<()> {
+        // Write out the full file's entries first, then switch files.
+        self.flush_derived().await?;
+        let plan = self.inner.st.borrow().index.next_file_plan();
+        let next = crate::index::open_next(plan).await?;
+        let seal = {
+            let mut s = self.inner.st.borrow_mut();
+            s.index.install_next(next);
+            s.index.take_pending_seal()
+        };
+        if let Some((f, bytes)) = seal {
+            f.write_at(0, &bytes)
+                .await
+                .map_err(|e| StoreError::io("write index slots", f.path(), e))?;
+            f.sync()
+                .await
+                .map_err(|e| StoreError::io("fdatasync index slots", f.path(), e))?;
+        }
+        Ok(())
+    }
+
+    /// Appends messages (one send or one batch). Returns when the flush mode
+    /// says the append is acknowledged.
+    pub async fn append(&self, msgs: &[MessageInput]) -> Result<AppendResult> {
+        if msgs.is_empty() || msgs.len() > MAX_BATCH_MESSAGES {
+            return Err(StoreError::MessageIllegal(format!(
+                "batch of {} messages (1..={MAX_BATCH_MESSAGES})",
+                msgs.len()
+            )));
+        }
+        if self.inner.stopping.get() {
+            return Err(StoreError::ShuttingDown);
+        }
+        if self.inner.disk_full.get() {
+            let used = self
+                .inner
+                .env
+                .usage
+                .used_percent(&self.inner.cfg.root)
+                .unwrap_or(100);
+            return Err(StoreError::DiskFull {
+                used_percent: used,
+                limit_percent: self.inner.cfg.disk_refuse_ratio,
+            });
+        }
+        let mut total = 0usize;
+        let mut keys = 0usize;
+        for m in msgs {
+            let len = m.validate(self.inner.cfg.max_body_bytes)?;
+            total += len;
+            keys += index_keys(&m.properties).len();
+        }
+        for m in msgs {
+            self.ensure_queue(&QueueKey::new(m.topic.clone(), m.queue_id))
+                .await?;
+        }
+        // Wait for room in the tail caches (bounded memory: backpressure, not growth).
+        loop {
+            let (log_ok, derived_ok, index_full) = {
+                let s = self.inner.st.borrow();
+                s.log.check_poisoned()?;
+                let derived_ok = s.index.entries_room(keys)
+                    && msgs.iter().all(|m| {
+                        s.queues
+                            .get(&QueueKey::new(m.topic.clone(), m.queue_id))
+                            .is_none_or(|q| q.has_room(msgs.len()))
+                    });
+                let index_full = s.index.is_full_for(keys);
+                (s.log.has_room(total), derived_ok, index_full)
+            };
+            if index_full {
+                self.roll_index_locked(keys).await?;
+                continue;
+            }
+            if log_ok && derived_ok {
+                break;
+            }
+            let wait = self.inner.progress.wait();
+            self.inner.flush_kick.notify();
+            wait.await;
+        }
+        let (result, end) = self.append_now(msgs, total)?;
+        match self.inner.cfg.flush_mode {
+            FlushMode::Async => {
+                let dirty = {
+                    let s = self.inner.st.borrow();
+                    (s.log.area.write_pos() - s.log.area.written_pos()) as usize
+                };
+                if dirty >= self.inner.cfg.flush_threshold_bytes {
+                    self.inner.flush_kick.notify();
+                }
+            }
+            FlushMode::Sync => {
+                let slot = Slot::new();
+                self.inner
+                    .waiters
+                    .borrow_mut()
+                    .push_back((end, slot.clone()));
+                self.inner.flush_kick.notify();
+                slot.wait().await?;
+            }
+        }
+        Ok(result)
+    }
+
+    async fn roll_index_locked(&self, keys: usize) -> Result<()> {
+        let _g = self.inner.flush_lock.acquire(1).await;
+        if self.inner.st.borrow().index.is_full_for(keys) {
+            self.roll_index().await?;
+        }
+        Ok(())
+    }
+
+    /// The synchronous heart of an append: offsets reserved, bytes copied,
+    /// queue units and index entries added, all without yielding.
+    fn append_now(&self, msgs: &[MessageInput], total: usize) -> Result<(AppendResult, u64)> {
+        let mut guard = self.inner.st.borrow_mut();
+        let s = &mut *guard;
+        s.log.check_poisoned()?;
+        let start = s.log.prepare_append(total)?;
+        let now = self.inner.env.clock.now_ms();
+        // Store timestamps never go backwards within a shard.
+        let store_ts = now.max(s.log.last_store_timestamp);
+        s.log.last_store_timestamp = store_ts;
+        s.scratch.clear();
+        let mut records = Vec::with_capacity(msgs.len());
+        let mut pos = start;
+        for m in msgs {
+            let key = QueueKey::new(m.topic.clone(), m.queue_id);
+            let q = s.queues.get_mut(&key).expect("queue ensured before append");
+            let before = s.scratch.len();
+            let qoff = if m.is_consumable() {
+                Some(q.max_offset())
+            } else {
+                None
+            };
+            record::encode_into(
+                &mut s.scratch,
+                m,
+                qoff.unwrap_or(QueueOffset(0)),
+                pos,
+                store_ts,
+            );
+            let size = (s.scratch.len() - before) as u32;
+            if let Some(qo) = qoff {
+                let unit = CqUnit {
+                    log_offset: pos,
+                    size,
+                    tags_code: record::tags_code(record::property_value(
+                        &m.properties,
+                        property::TAGS,
+                    )),
+                };
+                let added = q.append(unit, qo);
+                assert!(added, "a new record is always past the queue's end");
+            }
+            if m.transaction_type() != record::sysflag::TRANSACTION_ROLLBACK {
+                for k in index_keys(&m.properties) {
+                    let ok = s.index.put(&m.topic, &k, pos.0, store_ts);
+                    debug_assert!(ok, "index room checked before append");
+                }
+            }
+            records.push(Appended {
+                log_offset: pos,
+                queue_offset: qoff,
+                size,
+            });
+            pos = pos.add(size as u64);
+        }
+        assert_eq!(
+            s.scratch.len(),
+            total,
+            "encoded length matches the validated length"
+        );
+        let scratch = std::mem::take(&mut s.scratch);
+        s.log.append_records(&scratch);
+        s.scratch = scratch;
+        let end = s.log.area.write_pos();
+        drop(guard);
+        if let Some(f) = self.inner.arrival.borrow().as_ref() {
+            for (m, r) in msgs.iter().zip(&records) {
+                if let Some(qo) = r.queue_offset {
+                    f(
+                        &QueueKey::new(m.topic.clone(), m.queue_id),
+                        QueueOffset(qo.0 + 1),
+                    );
+                }
+            }
+        }
+        Ok((
+            AppendResult {
+                records,
+                store_timestamp: store_ts,
+            },
+            end,
+        ))
+    }
+
+    fn spawn_tasks(&self) {
+        let me = self.clone();
+        let flusher = glommio::spawn_local(async move { me.flush_loop().await }).detach();
+        let me = self.clone();
+        let cp = glommio::spawn_local(async move {
+            loop {
+                glommio::timer::sleep(me.inner.cfg.checkpoint_interval).await;
+                if me.inner.stopping.get() {
+                    break;
+                }
+                if let Err(e) = me.checkpoint_now(false).await {
+                    tracing::error!(shard = me.inner.shard, error = %e, "checkpoint failed");
+                }
+            }
+        })
+        .detach();
+        let me = self.clone();
+        let ret = glommio::spawn_local(async move {
+            loop {
+                glommio::timer::sleep(me.inner.cfg.retention_interval).await;
+                if me.inner.stopping.get() {
+                    break;
+                }
+                if let Err(e) = me.retention_once().await {
+                    tracing::error!(shard = me.inner.shard, error = %e, "retention failed");
+                }
+            }
+        })
+        .detach();
+        self.inner.tasks.borrow_mut().extend([flusher, cp, ret]);
+    }
+
+    async fn flush_loop(&self) {
+        loop {
+            let kicked = futures_lite::future::or(
+                async {
+                    self.inner.flush_kick.wait().await;
+                    true
+                },
+                async {
+                    glommio::timer::sleep(self.inner.cfg.flush_interval).await;
+                    false
+                },
+            )
+            .await;
+            let _ = kicked;
+            if self.inner.st.borrow().log.check_poisoned().is_err() {
+                break;
+            }
+            if let Err(e) = self.flush_round(false).await {
+                self.poison(e);
+                break;
+            }
+            if self.inner.stopping.get() {
+                break;
+            }
+        }
+    }
+
+    fn poison(&self, e: StoreError) {
+        let cause = e.to_string();
+        self.inner.st.borrow_mut().log.poison(cause.clone());
+        let shard = self.inner.shard;
+        for (_, slot) in self.inner.waiters.borrow_mut().drain(..) {
+            slot.complete(Err(StoreError::Poisoned {
+                shard,
+                cause: cause.clone(),
+            }));
+        }
+        self.inner.progress.notify_all();
+    }
+
+    /// One group commit: close the round, write the log and the derived
+    /// areas, fdatasync the log when the mode (or `force_sync`) asks, and
+    /// acknowledge the appends it covered.
+    async fn flush_round(&self, force_sync: bool) -> Result<()> {
+        let _g = self.inner.flush_lock.acquire(1).await;
+        let now = self.inner.env.clock.now_ms();
+        let (end, need_sync) = {
+            let mut s = self.inner.st.borrow_mut();
+            s.log.check_poisoned()?;
+            s.log.close_round();
+            let end = s.log.area.write_pos();
+            let due = now - self.inner.last_sync_ms.get()
+                >= self.inner.cfg.async_sync_interval.as_millis() as i64;
+            let need = s.log.durable_pos() < end
+                && (force_sync || self.inner.cfg.flush_mode == FlushMode::Sync || due);
+            (end, need)
+        };
+        let files = flush_area(&self.inner.st, |s| &mut s.log.area, end).await?;
+        {
+            let mut u = self.inner.unsynced.borrow_mut();
+            for f in files {
+                if !u.iter().any(|x| Rc::ptr_eq(x, &f)) {
+                    u.push(f);
+                }
+            }
+        }
+        self.flush_derived().await?;
+        if need_sync {
+            let files: Vec<_> = self.inner.unsynced.borrow_mut().drain(..).collect();
+            sync_files(&files).await?;
+            self.inner.last_sync_ms.set(now);
+            self.inner.st.borrow_mut().log.set_durable(end);
+            let mut w = self.inner.waiters.borrow_mut();
+            while w.front().is_some_and(|(e, _)| *e <= end) {
+                let (_, slot) = w.pop_front().expect("front");
+                slot.complete(Ok(()));
+            }
+        }
+        self.inner.progress.notify_all();
+        Ok(())
+    }
+
+    /// Writes every consume queue and index area with unwritten bytes (no sync).
+    /// Returns the files written.
+    async fn flush_derived(&self) -> Result<Vec<Rc<dyn SegmentFile>>> {
+        let ids: Vec<AreaId> = {
+            let mut s = self.inner.st.borrow_mut();
+            let mut ids: Vec<AreaId> = s
+                .queues
+                .iter()
+                .filter(|(_, q)| q.area.written_pos() < q.area.write_pos())
+                .map(|(k, _)| AreaId::Queue(k.clone()))
+                .collect();
+            if s.index.active_entries().written_pos() < s.index.active_entries().write_pos() {
+                ids.push(AreaId::IndexActive);
+            }
+            for (i, a) in s.index.sealed_areas_mut().enumerate() {
+                if a.written_pos() < a.write_pos() {
+                    ids.push(AreaId::IndexSealed(i));
+                }
+            }
+            ids
+        };
+        // Segments first (creation awaits), then all writes at once.
+        for id in &ids {
+            let (missing, disk, seg_bytes, paths) = {
+                let mut s = self.inner.st.borrow_mut();
+                let a = area_mut(&mut s, id);
+                let m = a.missing_segments(a.write_pos());
+                let paths: Vec<PathBuf> = m.iter().map(|x| a.segment_path(*x)).collect();
+                (m, a.disk(), a.segment_bytes(), paths)
+            };
+            for (start, path) in missing.into_iter().zip(paths) {
+                let f = SegmentedLog::create_segment(disk.clone(), path, seg_bytes).await?;
+                area_mut(&mut self.inner.st.borrow_mut(), id).install_segment(start, f);
+            }
+        }
+        let mut writes: Vec<IoFuture<()>> = Vec::new();
+        let mut ends = Vec::new();
+        let mut files: Vec<Rc<dyn SegmentFile>> = Vec::new();
+        {
+            let mut s = self.inner.st.borrow_mut();
+            for id in &ids {
+                let a = area_mut(&mut s, id);
+                let end = a.write_pos();
+                let b = a.start_flush(end);
+                writes.extend(b.writes);
+                for f in b.files {
+                    if !files.iter().any(|x| Rc::ptr_eq(x, &f)) {
+                        files.push(f);
+                    }
+                }
+                ends.push((id.clone(), end));
+            }
+        }
+        for r in join_all(writes).await {
+            r.map_err(|e| StoreError::io("write", self.inner.dir.clone(), e))?;
+        }
+        let mut s = self.inner.st.borrow_mut();
+        for (id, end) in ends {
+            area_mut(&mut s, &id).finish_flush(end);
+        }
+        let mut u = self.inner.unsynced_derived.borrow_mut();
+        for f in &files {
+            if !u.iter().any(|x| Rc::ptr_eq(x, f)) {
+                u.push(f.clone());
+            }
+        }
+        Ok(files)
+    }
+
+    /// Makes everything appended so far durable, consume queues and index
+    /// included, and records the point in the checkpoint. With `clean`, the
+    /// checkpoint says nothing follows it (clean shutdown).
+    pub async fn checkpoint_now(&self, clean: bool) -> Result<()> {
+        let _one = self.inner.checkpoint_lock.acquire(1).await;
+        // The snapshot is taken in one synchronous step at a round boundary:
+        // the queue and index state it records covers exactly the records
+        // below `log_resume`.
+        let cp = {
+            let mut s = self.inner.st.borrow_mut();
+            s.log.check_poisoned()?;
+            s.log.close_round();
+            let (index_id, index_header) = s.index.checkpoint_state();
+            let queues = s
+                .queues
+                .iter()
+                .map(|(k, q)| QueueState {
+                    topic: k.topic.clone(),
+                    queue_id: k.queue_id,
+                    min: q.min_offset().0,
+                    max: q.max_offset().0,
+                    last_log_end: q.last_log_end(),
+                })
+                .collect();
+            let seq = self.inner.checkpoint_seq.get() + 1;
+            self.inner.checkpoint_seq.set(seq);
+            Checkpoint {
+                seq,
+                shard: self.inner.shard,
+                shards: self.inner.cfg.shards,
+                clean,
+                log_resume: s.log.area.write_pos(),
+                log_min: s.log.min_offset().0,
+                last_store_timestamp: s.log.last_store_timestamp,
+                index_id,
+                index_header,
+                queues,
+            }
+        };
+        // Log durable past the snapshot, derived areas written past it...
+        self.flush_round(true).await?;
+        // ...and synced.
+        let files: Vec<_> = self.inner.unsynced_derived.borrow_mut().drain(..).collect();
+        sync_files(&files).await?;
+        assert!(
+            self.inner.st.borrow().log.durable_pos() >= cp.log_resume,
+            "checkpoint ahead of the durable log"
+        );
+        checkpoint::store(&self.inner.env.disk, &self.inner.dir, &cp).await
+    }
+}
+
+fn queue_dir(shard_dir: &std::path::Path, key: &QueueKey) -> PathBuf {
+    shard_dir
+        .join("consumequeue")
+        .join(&key.topic)
+        .join(key.queue_id.to_string())
+}
+
+#[path = "store_read.rs"]
+mod read;
+#[path = "store_retention.rs"]
+mod retention;

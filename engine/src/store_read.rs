@@ -1,0 +1,426 @@
+//! The read side of a shard store: by queue offset (pull), by physical
+//! offset (view by msgId), by time (search offset), by key (query).
+
+use bytes::Bytes;
+
+use super::*;
+
+/// Reads longer than this gap between records are not coalesced.
+const COALESCE_GAP: u64 = 64 * 1024;
+
+enum UnitsRead {
+    Ready(Vec<CqUnit>),
+    Pending(IoFuture<Vec<u8>>),
+}
+
+impl ShardStore {
+    pub fn max_offset(&self, key: &QueueKey) -> QueueOffset {
+        self.inner
+            .st
+            .borrow()
+            .queues
+            .get(key)
+            .map(|q| q.max_offset())
+            .unwrap_or_default()
+    }
+
+    pub fn min_offset(&self, key: &QueueKey) -> QueueOffset {
+        self.inner
+            .st
+            .borrow()
+            .queues
+            .get(key)
+            .map(|q| q.min_offset())
+            .unwrap_or_default()
+    }
+
+    /// The queues this shard holds.
+    pub fn queues(&self) -> Vec<QueueKey> {
+        let mut v: Vec<_> = self.inner.st.borrow().queues.keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// First and next commitlog offset of this shard.
+    pub fn log_range(&self) -> (LogOffset, LogOffset) {
+        let s = self.inner.st.borrow();
+        (s.log.min_offset(), s.log.write_pos())
+    }
+
+    /// Every byte below this is fdatasynced.
+    pub fn durable_offset(&self) -> LogOffset {
+        LogOffset(self.inner.st.borrow().log.durable_pos())
+    }
+
+    /// Bytes of commitlog held in memory.
+    pub fn tail_cache_bytes(&self) -> usize {
+        self.inner.st.borrow().log.area.cached_bytes()
+    }
+
+    pub(super) async fn read_units(
+        &self,
+        key: &QueueKey,
+        from: QueueOffset,
+        n: usize,
+    ) -> Result<Vec<CqUnit>> {
+        let plan = {
+            let s = self.inner.st.borrow();
+            let Some(q) = s.queues.get(key) else {
+                return Ok(Vec::new());
+            };
+            let n = n.min((q.max_offset().0.saturating_sub(from.0)) as usize);
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            match q.read_cached(from, n) {
+                Some(u) => UnitsRead::Ready(u),
+                None => {
+                    let n = q.disk_span(from, n);
+                    UnitsRead::Pending(
+                        q.area
+                            .read_disk(from.0 * CQ_UNIT_BYTES as u64, n * CQ_UNIT_BYTES)?,
+                    )
+                }
+            }
+        };
+        match plan {
+            UnitsRead::Ready(u) => Ok(u),
+            UnitsRead::Pending(f) => {
+                let b = f.await.map_err(|e| {
+                    StoreError::io("read consume queue", queue_dir(&self.inner.dir, key), e)
+                })?;
+                Ok(b.chunks_exact(CQ_UNIT_BYTES).map(CqUnit::decode).collect())
+            }
+        }
+    }
+
+    /// Reads `[pos, pos+len)` of the commitlog: from the tail cache if there,
+    /// else with a direct read.
+    pub async fn read_log(&self, pos: LogOffset, len: usize) -> Result<Vec<u8>> {
+        if len > MAX_READ_BYTES {
+            return Err(StoreError::MessageIllegal(format!("read of {len} bytes")));
+        }
+        let fut = {
+            let s = self.inner.st.borrow();
+            if pos.0 < s.log.area.min_pos() || pos.0 + len as u64 > s.log.area.write_pos() {
+                return Err(StoreError::Corrupt {
+                    path: s.log.area.dir().to_path_buf(),
+                    what: format!("read of {len} bytes at {pos:?} outside the log"),
+                });
+            }
+            let mut out = Vec::with_capacity(len);
+            if s.log.area.read_cached(pos.0, len, &mut out) {
+                return Ok(out);
+            }
+            s.log.area.read_disk(pos.0, len)?
+        };
+        let b = fut
+            .await
+            .map_err(|e| StoreError::io("read commitlog", self.inner.dir.join("commitlog"), e))?;
+        if b.len() != len {
+            return Err(StoreError::Corrupt {
+                path: self.inner.dir.join("commitlog"),
+                what: format!("short read at {pos:?}"),
+            });
+        }
+        Ok(b)
+    }
+
+    /// The whole record at `pos` (view by offset msgId), validated.
+    pub async fn read_record(&self, pos: LogOffset) -> Result<Bytes> {
+        let head = self.read_log(pos, 8).await?;
+        let size = i32::from_be_bytes(head[0..4].try_into().expect("4"));
+        let magic = i32::from_be_bytes(head[4..8].try_into().expect("4"));
+        let max = self.inner.cfg.max_body_bytes + crate::limits::RECORD_OVERHEAD_ALLOWANCE;
+        if !(48..=max as i32).contains(&size)
+            || (magic != record::MAGIC_V1 && magic != record::MAGIC_V2)
+        {
+            return Err(StoreError::MessageIllegal(format!("no record at {pos:?}")));
+        }
+        let rec = self.read_log(pos, size as usize).await?;
+        match record::decode(&rec, false) {
+            Ok(v) if v.physical_offset as u64 == pos.0 => Ok(Bytes::from(rec)),
+            _ => Err(StoreError::MessageIllegal(format!("no record at {pos:?}"))),
+        }
+    }
+
+    /// Reads messages of a queue from `offset` (Apache `getMessage`): at most
+    /// `max_msgs` records and about `max_bytes` bytes; `filter` sees each
+    /// unit's tags code and decides whether it is returned.
+    pub async fn get_messages(
+        &self,
+        key: &QueueKey,
+        offset: QueueOffset,
+        max_msgs: usize,
+        max_bytes: usize,
+        filter: &dyn Fn(i64) -> bool,
+    ) -> Result<GetResult> {
+        let max_msgs = max_msgs.clamp(1, MAX_PULL_MESSAGES);
+        let (min, max, log_min) = {
+            let s = self.inner.st.borrow();
+            let Some(q) = s.queues.get(key) else {
+                return Ok(GetResult {
+                    status: GetStatus::NoMatchedLogicQueue,
+                    next_begin_offset: QueueOffset(0),
+                    min_offset: QueueOffset(0),
+                    max_offset: QueueOffset(0),
+                    messages: Vec::new(),
+                    queue_offsets: Vec::new(),
+                });
+            };
+            (q.min_offset(), q.max_offset(), s.log.min_offset())
+        };
+        let mut r = GetResult {
+            status: GetStatus::NoMatchedMessage,
+            next_begin_offset: offset,
+            min_offset: min,
+            max_offset: max,
+            messages: Vec::new(),
+            queue_offsets: Vec::new(),
+        };
+        if max.0 == 0 {
+            r.status = GetStatus::NoMessageInQueue;
+            r.next_begin_offset = QueueOffset(0);
+            return Ok(r);
+        }
+        if offset < min {
+            r.status = GetStatus::OffsetTooSmall;
+            r.next_begin_offset = min;
+            return Ok(r);
+        }
+        if offset == max {
+            r.status = GetStatus::OffsetOverflowOne;
+            return Ok(r);
+        }
+        if offset > max {
+            r.status = GetStatus::OffsetOverflowBadly;
+            r.next_begin_offset = if min.0 == 0 { min } else { max };
+            return Ok(r);
+        }
+        // Scan units; a filtered-out unit still advances the next offset.
+        let mut cur = offset;
+        let mut wanted: Vec<(QueueOffset, CqUnit)> = Vec::new();
+        let mut bytes = 0usize;
+        let scan_limit = (max_msgs * 16).max(800);
+        let mut scanned = 0usize;
+        'scan: while cur < max && wanted.len() < max_msgs && scanned < scan_limit {
+            let units = self
+                .read_units(key, cur, (max_msgs - wanted.len()).max(64))
+                .await?;
+            if units.is_empty() {
+                break;
+            }
+            for u in units {
+                scanned += 1;
+                if u.log_offset < log_min {
+                    r.status = GetStatus::OffsetFoundNull;
+                    cur = QueueOffset(cur.0 + 1);
+                    continue;
+                }
+                if !wanted.is_empty() && bytes + u.size as usize > max_bytes {
+                    break 'scan;
+                }
+                if filter(u.tags_code) {
+                    bytes += u.size as usize;
+                    wanted.push((cur, u));
+                }
+                cur = QueueOffset(cur.0 + 1);
+                if wanted.len() >= max_msgs || cur >= max {
+                    break 'scan;
+                }
+            }
+        }
+        r.next_begin_offset = cur;
+        if wanted.is_empty() {
+            return Ok(r);
+        }
+        r.messages = self.read_records(&wanted).await?;
+        r.queue_offsets = wanted.iter().map(|(o, _)| *o).collect();
+        r.status = GetStatus::Found;
+        Ok(r)
+    }
+
+    /// Reads the records of `units`, coalescing neighbours into one disk read.
+    async fn read_records(&self, units: &[(QueueOffset, CqUnit)]) -> Result<Vec<Bytes>> {
+        let mut out = Vec::with_capacity(units.len());
+        let mut i = 0;
+        while i < units.len() {
+            let first = units[i].1;
+            // Extend a run while the next record is close and in the same segment.
+            let seg = {
+                let s = self.inner.st.borrow();
+                s.log.area.segment_start(first.log_offset.0)
+            };
+            let seg_end = seg + self.inner.cfg.commitlog_segment_bytes;
+            let mut j = i + 1;
+            let mut end = first.log_offset.0 + first.size as u64;
+            while j < units.len() {
+                let u = units[j].1;
+                let e = u.log_offset.0 + u.size as u64;
+                if u.log_offset.0 < end
+                    || u.log_offset.0 > end + COALESCE_GAP
+                    || e > seg_end
+                    || e - first.log_offset.0 > MAX_READ_BYTES as u64
+                {
+                    break;
+                }
+                end = e;
+                j += 1;
+            }
+            let data = self
+                .read_log(first.log_offset, (end - first.log_offset.0) as usize)
+                .await?;
+            let data = Bytes::from(data);
+            for (_, u) in &units[i..j] {
+                let off = (u.log_offset.0 - first.log_offset.0) as usize;
+                out.push(data.slice(off..off + u.size as usize));
+            }
+            i = j;
+        }
+        Ok(out)
+    }
+
+    /// Store timestamp of the message at `offset` of a queue, if it exists.
+    pub async fn store_time_at(&self, key: &QueueKey, offset: QueueOffset) -> Result<Option<i64>> {
+        let units = self.read_units(key, offset, 1).await?;
+        let Some(u) = units.first() else {
+            return Ok(None);
+        };
+        if u.log_offset < self.log_range().0 {
+            return Ok(None);
+        }
+        let head = self
+            .read_log(u.log_offset, (u.size as usize).min(128))
+            .await?;
+        Ok(record::store_timestamp_of(&head))
+    }
+
+    /// Store time of the oldest message of a queue (-1 when empty).
+    pub async fn earliest_store_time(&self, key: &QueueKey) -> Result<i64> {
+        let min = self.min_offset(key);
+        Ok(self.store_time_at(key, min).await?.unwrap_or(-1))
+    }
+
+    /// Queue offset for a store timestamp, with Apache 4.9.7's semantics:
+    /// binary search over the queue; an exact match if one exists, else the
+    /// nearer neighbour (the lower on a tie); 0 for an empty queue.
+    pub async fn offset_by_time(&self, key: &QueueKey, timestamp: i64) -> Result<QueueOffset> {
+        let (min, max) = (self.min_offset(key), self.max_offset(key));
+        if max.0 == 0 || min >= max {
+            return Ok(QueueOffset(0));
+        }
+        let log_min = self.log_range().0;
+        let (mut low, mut high) = (min.0 as i64, max.0 as i64 - 1);
+        let (mut left, mut right) = (-1i64, -1i64);
+        let (mut left_ts, mut right_ts) = (-1i64, -1i64);
+        while high >= low {
+            let mid = (low + high) / 2;
+            let units = self.read_units(key, QueueOffset(mid as u64), 1).await?;
+            let Some(u) = units.first() else { break };
+            if u.log_offset < log_min {
+                low = mid + 1;
+                left = mid;
+                continue;
+            }
+            let Some(ts) = self.store_time_at(key, QueueOffset(mid as u64)).await? else {
+                return Ok(QueueOffset(0));
+            };
+            match ts.cmp(&timestamp) {
+                std::cmp::Ordering::Equal => return Ok(QueueOffset(mid as u64)),
+                std::cmp::Ordering::Greater => {
+                    high = mid - 1;
+                    right = mid;
+                    right_ts = ts;
+                }
+                std::cmp::Ordering::Less => {
+                    low = mid + 1;
+                    left = mid;
+                    left_ts = ts;
+                }
+            }
+        }
+        let off = if left_ts == -1 {
+            right
+        } else if right_ts == -1 {
+            left
+        } else if (timestamp - left_ts).abs() > (right_ts - timestamp).abs() {
+            right
+        } else {
+            left
+        };
+        Ok(QueueOffset(off.max(0) as u64))
+    }
+
+    /// Records whose `KEYS` or `UNIQ_KEY` equal `key` in `topic`, stored within
+    /// `[begin, end]` ms, newest first, at most `max`.
+    pub async fn query_by_key(
+        &self,
+        topic: &str,
+        key: &str,
+        begin: i64,
+        end: i64,
+        max: usize,
+    ) -> Result<Vec<Bytes>> {
+        let max = max.clamp(1, MAX_QUERY_RESULTS);
+        let probes = self
+            .inner
+            .st
+            .borrow()
+            .index
+            .lookup_plan(topic, key, begin, end);
+        let index = IndexCell(&self.inner.st);
+        let mut offsets = Vec::new();
+        for p in probes {
+            // Collect more candidates than asked: collisions are filtered below.
+            index.walk(p, begin, end, max * 4, &mut offsets).await?;
+            if offsets.len() >= max * 4 {
+                break;
+            }
+        }
+        let mut out = Vec::new();
+        for off in offsets {
+            let Ok(rec) = self.read_record(LogOffset(off)).await else {
+                continue;
+            };
+            let Ok(v) = record::decode(&rec, false) else {
+                continue;
+            };
+            let matches = v.topic == topic
+                && (v.property(property::UNIQ_KEY) == Some(key)
+                    || v.property(property::KEYS)
+                        .is_some_and(|k| k.split(' ').any(|x| x == key)));
+            if matches && v.store_timestamp >= begin && v.store_timestamp <= end {
+                out.push(rec.clone());
+                if out.len() >= max {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Walks index probes against the index inside the shard state.
+struct IndexCell<'a>(&'a RefCell<State>);
+
+impl IndexCell<'_> {
+    async fn walk(
+        &self,
+        p: crate::index::IndexProbe,
+        begin: i64,
+        end: i64,
+        max: usize,
+        out: &mut Vec<u64>,
+    ) -> Result<()> {
+        let cell = self.0;
+        walk_probe(
+            &|f, n| cell.borrow().index.entry_read(f, n),
+            p,
+            begin,
+            end,
+            max,
+            out,
+        )
+        .await
+    }
+}

@@ -1,0 +1,126 @@
+//! Retention (Apache's CleanCommitLogService semantics) and shutdown.
+//!
+//! - at a `deleteWhen` hour, segments older than `fileReservedTime` go;
+//! - above `diskMaxUsedSpaceRatio` (75 %) they go at any hour;
+//! - above `diskSpaceCleanForciblyRatio` (85 %, with `cleanFileForciblyEnable`)
+//!   the oldest segments go even if not expired;
+//! - above `diskSpaceWarningLevelRatio` (90 %) appends are refused with
+//!   [`StoreError::DiskFull`] until usage drops.
+//!
+//! At most `delete_batch_max` segments go per pass, never the one being
+//! written. Consume-queue min offsets then move past the deleted range, and
+//! index files that only point into it are removed.
+
+use super::*;
+
+impl ShardStore {
+    /// One retention pass.
+    pub async fn retention_once(&self) -> Result<RetentionReport> {
+        let cfg = &self.inner.cfg;
+        let used = self
+            .inner
+            .env
+            .usage
+            .used_percent(&cfg.root)
+            .map_err(|e| StoreError::io("statvfs", &cfg.root, e))?;
+        let full = used >= cfg.disk_refuse_ratio;
+        if full != self.inner.disk_full.get() {
+            tracing::warn!(
+                shard = self.inner.shard,
+                used,
+                full,
+                "disk-full state changed"
+            );
+        }
+        self.inner.disk_full.set(full);
+        let now_ms = self.inner.env.clock.now_ms();
+        let time_up = cfg.delete_when.contains(&self.inner.env.clock.local_hour());
+        let space_full = used > cfg.disk_max_used_ratio;
+        let clean_now = cfg.clean_forcibly && used >= cfg.disk_force_clean_ratio;
+        let mut report = RetentionReport {
+            disk_used_percent: used,
+            disk_full: full,
+            ..Default::default()
+        };
+        if time_up || space_full || clean_now {
+            let keep_secs = cfg.file_reserved_hours as i64 * 3600;
+            let doomed_below = {
+                let s = self.inner.st.borrow();
+                let area = &s.log.area;
+                let active = area.segment_start(area.write_pos());
+                let mut below = None;
+                for start in area.segment_starts().into_iter().take(cfg.delete_batch_max) {
+                    if start >= active {
+                        break;
+                    }
+                    let expired = area.segment_modified_secs(start)? + keep_secs <= now_ms / 1000;
+                    if !(expired || clean_now) {
+                        break;
+                    }
+                    below = Some(start + area.segment_bytes());
+                }
+                below
+            };
+            if let Some(below) = doomed_below {
+                // Never delete bytes that are not yet on disk.
+                if self.inner.st.borrow().log.area.written_pos() < below {
+                    self.flush_round(false).await?;
+                }
+                let before = self.inner.st.borrow().log.area.segment_starts().len();
+                let new_min = self
+                    .inner
+                    .st
+                    .borrow_mut()
+                    .log
+                    .area
+                    .delete_segments_below(below)?;
+                report.segments_deleted =
+                    before - self.inner.st.borrow().log.area.segment_starts().len();
+                self.advance_queue_mins(LogOffset(new_min)).await?;
+                self.inner.st.borrow_mut().index.delete_below(new_min)?;
+                tracing::info!(
+                    shard = self.inner.shard,
+                    deleted = report.segments_deleted,
+                    used,
+                    "commitlog segments deleted"
+                );
+            }
+        }
+        report.log_min_offset = self.inner.st.borrow().log.min_offset().0;
+        Ok(report)
+    }
+
+    /// Moves each queue's min offset to its first unit at or above `log_min`.
+    async fn advance_queue_mins(&self, log_min: LogOffset) -> Result<()> {
+        for key in self.queues() {
+            let (mut lo, hi) = (self.min_offset(&key).0, self.max_offset(&key).0);
+            // Binary search the first unit whose record still exists.
+            let mut h = hi;
+            while lo < h {
+                let mid = lo + (h - lo) / 2;
+                let u = self.read_units(&key, QueueOffset(mid), 1).await?;
+                match u.first() {
+                    Some(u) if u.log_offset >= log_min => h = mid,
+                    Some(_) => lo = mid + 1,
+                    None => break,
+                }
+            }
+            if let Some(q) = self.inner.st.borrow_mut().queues.get_mut(&key) {
+                q.advance_min(QueueOffset(lo))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: refuse new appends, write everything back, record a
+    /// clean checkpoint, stop the background tasks.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.inner.stopping.set(true);
+        let r = self.checkpoint_now(true).await;
+        self.inner.flush_kick.notify();
+        for t in self.inner.tasks.borrow_mut().drain(..) {
+            drop(t);
+        }
+        r
+    }
+}
