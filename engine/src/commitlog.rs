@@ -293,8 +293,7 @@ mod tests {
     fn recovery_decision_table() {
         let good = rec(100);
         let mut bad_crc = good.clone();
-        let l = bad_crc.len();
-        bad_crc[l - 20] ^= 1; // in the body
+        bad_crc[90] ^= 1; // in the body (which starts at byte 88)
         let mut torn_props = good.clone();
         let l = torn_props.len();
         torn_props[l - 1] = 0; // property byte lost: BODYCRC cannot see it, the marker can

@@ -98,7 +98,7 @@ impl StoreConfig {
         StoreConfig {
             commitlog_segment_bytes: 1 << 20,
             commitlog_chunk_bytes: 64 << 10,
-            tail_cache_bytes: 512 << 10,
+            tail_cache_bytes: 1 << 20,
             cq_units_per_segment: 1024,
             cq_cache_chunks: 2,
             index_slots: 1024,
@@ -129,8 +129,10 @@ impl StoreConfig {
                 self.commitlog_segment_bytes
             ));
         }
-        if self.tail_cache_bytes < 4 * (max_record as u64 + self.commitlog_chunk_bytes as u64) {
-            return bad("tail cache must hold at least four largest records".into());
+        if self.tail_cache_bytes < 2 * (max_record as u64 + self.commitlog_chunk_bytes as u64) {
+            return bad(
+                "tail cache must hold at least two largest records plus a chunk each".into(),
+            );
         }
         if self.disk_max_used_ratio > 95
             || self.disk_force_clean_ratio > 95

@@ -76,13 +76,49 @@ impl SegmentFile for DmaSegment {
     }
 
     fn read_at(&self, pos: u64, len: usize) -> IoFuture<Vec<u8>> {
+        // glommio 0.9 routes DMA reads of block devices that advertise
+        // polling to its IOPOLL ring, which answers EOPNOTSUPP on the virtio
+        // disks of these machines. Reads of old data are rare (the tail is
+        // served from memory), so they use an aligned pread on the same
+        // O_DIRECT descriptor instead. Revisit with a glommio that can opt out.
+        use std::os::unix::io::AsRawFd;
+        let fd = self.file.as_raw_fd();
         let file = self.file.clone();
         Box::pin(async move {
+            let _keep_open = file;
             if len == 0 {
                 return Ok(Vec::new());
             }
-            let r = file.read_at(pos, len).await.map_err(io::Error::from)?;
-            Ok(r.to_vec())
+            let a = crate::limits::IO_ALIGN as u64;
+            let start = pos - pos % a;
+            let end = (pos + len as u64).div_ceil(a) * a;
+            let mut buf = crate::aligned::AlignedBuf::zeroed((end - start) as usize);
+            let mut got = 0usize;
+            while got < buf.len() {
+                // SAFETY: buf is valid for writes of buf.len() - got bytes at that offset.
+                let n = unsafe {
+                    libc::pread(
+                        fd,
+                        buf.as_mut_ptr().add(got) as *mut libc::c_void,
+                        buf.len() - got,
+                        (start + got as u64) as libc::off_t,
+                    )
+                };
+                if n < 0 {
+                    let e = io::Error::last_os_error();
+                    if e.kind() == io::ErrorKind::Interrupted {
+                        continue;
+                    }
+                    return Err(e);
+                }
+                if n == 0 {
+                    break;
+                }
+                got += n as usize;
+            }
+            let from = ((pos - start) as usize).min(got);
+            let to = (from + len).min(got);
+            Ok(buf[from..to].to_vec())
         })
     }
 

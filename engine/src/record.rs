@@ -470,17 +470,18 @@ mod tests {
             LogOffset(0),
             1_700_000_000_100,
         );
-        let expected: Vec<u8> = [
-            "0000006edaa320a768b7be43000000000000000000000000000000000000000000000000000000000000018bcfe56800",
-            "7f0000010000d4310000018bcfe56864c0a8010a00002a9f0000000000000000000000000000000000000001610954",
-            "6f70696354657374000954414753015461674",
-            "1",
-        ]
-        .concat()
-        .as_bytes()
-        .chunks(2)
-        .map(|h| u8::from_str_radix(std::str::from_utf8(h).unwrap(), 16).unwrap())
-        .collect();
+        // The dump of storage-format.md §3.1.
+        let dump = "00 00 00 6e da a3 20 a7 68 b7 be 43 00 00 00 00
+                    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+                    00 00 00 00 00 00 00 00 00 00 01 8b cf e5 68 00
+                    7f 00 00 01 00 00 d4 31 00 00 01 8b cf e5 68 64
+                    c0 a8 01 0a 00 00 2a 9f 00 00 00 00 00 00 00 00
+                    00 00 00 00 00 00 00 01 61 09 54 6f 70 69 63 54
+                    65 73 74 00 09 54 41 47 53 01 54 61 67 41";
+        let expected: Vec<u8> = dump
+            .split_whitespace()
+            .map(|h| u8::from_str_radix(h, 16).unwrap())
+            .collect();
         assert_eq!(out.len(), 110);
         assert_eq!(out, expected);
         let v = decode(&out, true).unwrap();

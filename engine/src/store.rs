@@ -551,7 +551,7 @@ impl ShardStore {
     }
 
     async fn roll_index_locked(&self, keys: usize) -> Result<()> {
-        let _g = self.inner.flush_lock.acquire(1).await;
+        let _g = self.inner.flush_lock.acquire_permit(1).await;
         if self.inner.st.borrow().index.is_full_for(keys) {
             self.roll_index().await?;
         }
@@ -719,7 +719,7 @@ impl ShardStore {
     /// areas, fdatasync the log when the mode (or `force_sync`) asks, and
     /// acknowledge the appends it covered.
     async fn flush_round(&self, force_sync: bool) -> Result<()> {
-        let _g = self.inner.flush_lock.acquire(1).await;
+        let _g = self.inner.flush_lock.acquire_permit(1).await;
         let now = self.inner.env.clock.now_ms();
         let (end, need_sync) = {
             let mut s = self.inner.st.borrow_mut();
@@ -830,7 +830,7 @@ impl ShardStore {
     /// included, and records the point in the checkpoint. With `clean`, the
     /// checkpoint says nothing follows it (clean shutdown).
     pub async fn checkpoint_now(&self, clean: bool) -> Result<()> {
-        let _one = self.inner.checkpoint_lock.acquire(1).await;
+        let _one = self.inner.checkpoint_lock.acquire_permit(1).await;
         // The snapshot is taken in one synchronous step at a round boundary:
         // the queue and index state it records covers exactly the records
         // below `log_resume`.
