@@ -1,1 +1,598 @@
-fn main() {}
+//! `engine-bench`: append throughput and latency of the ringmq storage engine
+//! (ASYNC and SYNC flush modes) next to the physical limit of the same disk,
+//! measured in the same run with plain sequential O_DIRECT writes.
+//!
+//! Phases, each in a fresh sub-directory removed afterwards:
+//! 1. `async`: `--async-concurrency` appenders per shard for `--seconds`;
+//!    throughput counts acknowledged appends (the tail cache may still hold up
+//!    to `tail_cache_bytes` per shard when the window closes: the drain time is
+//!    printed on stderr).
+//! 2. raw async baseline: the bytes the async phase appended, written
+//!    sequentially with O_DIRECT, 1 MiB buffers, 8 writes in flight, one
+//!    writer per shard, then one fdatasync.
+//! 3. `sync` at each `--concurrency` C (appenders per shard), then its
+//!    baseline: the same bytes (or `--seconds`, whichever first) written as
+//!    groups of C records (the average record size), each group written with
+//!    O_DIRECT (rewriting its partial tail page, as a commitlog does) and
+//!    followed by an fdatasync.
+//!
+//! MB is 10^6 bytes. Bytes are record bytes on disk (`Appended::size`).
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use glommio::io::DmaFile;
+use hdrhistogram::Histogram;
+use ringmq_engine::shard::run_shards;
+use ringmq_engine::{shard_of, FlushMode, MessageInput, ShardEnv, ShardStore, StoreConfig};
+
+/// Alignment of O_DIRECT writes.
+const ALIGN: u64 = 4096;
+/// Raw async baseline: buffer size and writes in flight.
+const RAW_BUF: u64 = 1 << 20;
+const RAW_INFLIGHT: usize = 8;
+/// A phase stops early once it wrote this many bytes (all shards together).
+const PHASE_BYTE_CAP: u64 = 4 << 30;
+/// Highest latency the histograms track, microseconds.
+const HIST_MAX_US: u64 = 60_000_000;
+
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "engine-bench",
+    about = "ringmq engine append benchmark vs raw O_DIRECT"
+)]
+struct Args {
+    /// Number of shards (one pinned executor each).
+    #[arg(long, default_value_t = 1)]
+    shards: u16,
+    /// Body bytes per record.
+    #[arg(long, default_value_t = 1024)]
+    record_bytes: usize,
+    /// Duration of each engine phase, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// One JSON object per row instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// CPUs to pin shards to, e.g. "0,1" (shard i on cpus[i % len]); unpinned if absent.
+    #[arg(long)]
+    cpus: Option<String>,
+    /// Directory to run in (a fresh sub-directory is created and removed);
+    /// default a fresh directory under /var/tmp.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// SYNC mode appenders per shard, comma-separated.
+    #[arg(long, default_value = "1,64,1024")]
+    concurrency: String,
+    /// ASYNC mode appenders per shard.
+    #[arg(long, default_value_t = 16)]
+    async_concurrency: usize,
+    /// Commitlog segment size, MiB.
+    #[arg(long, default_value_t = 256)]
+    segment_mib: u64,
+    /// Tail cache per shard, MiB (engine default 128).
+    #[arg(long, default_value_t = 128)]
+    tail_cache_mib: u64,
+}
+
+/// What one shard measured in an engine phase.
+struct EngineShard {
+    msgs: u64,
+    bytes: u64,
+    elapsed: Duration,
+    drain: Duration,
+    hist: Histogram<u64>,
+}
+
+/// What one phase measured, all shards together.
+struct EngineResult {
+    msgs: u64,
+    bytes: u64,
+    elapsed: Duration,
+    drain: Duration,
+    hist: Histogram<u64>,
+}
+
+struct Row {
+    mode: &'static str,
+    concurrency: usize,
+    shards: u16,
+    record_bytes: usize,
+    msgs_per_s: f64,
+    mb_per_s: f64,
+    raw_mb_per_s: f64,
+    ratio: f64,
+    p50_us: u64,
+    p99_us: u64,
+    p999_us: u64,
+    max_us: u64,
+}
+
+fn new_hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, HIST_MAX_US, 3).expect("histogram bounds")
+}
+
+fn parse_list(s: &str, what: &str) -> Result<Vec<usize>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse::<usize>().map_err(|e| format!("{what} {p:?}: {e}")))
+        .collect()
+}
+
+fn mb_per_s(bytes: u64, d: Duration) -> f64 {
+    let s = d.as_secs_f64();
+    if s <= 0.0 {
+        0.0
+    } else {
+        bytes as f64 / 1e6 / s
+    }
+}
+
+/// Runs the engine for `seconds` with `conc` appenders per shard.
+fn engine_phase(
+    args: &Args,
+    cpus: &[usize],
+    root: &Path,
+    mode: FlushMode,
+    conc: usize,
+    topic: String,
+) -> Result<EngineResult, String> {
+    let shards = args.shards;
+    let record_bytes = args.record_bytes;
+    let seconds = Duration::from_secs_f64(args.seconds);
+    let segment = args.segment_mib << 20;
+    let tail = args.tail_cache_mib << 20;
+    let root = root.to_path_buf();
+    let barrier = Arc::new(Barrier::new(shards as usize));
+    let written = Arc::new(AtomicU64::new(0));
+    let conc = conc.max(1);
+    let results = run_shards(shards, cpus, move |shard| {
+        let root = root.clone();
+        let topic = topic.clone();
+        let barrier = barrier.clone();
+        let written = written.clone();
+        async move {
+            let mut cfg = StoreConfig::new(root, shards);
+            cfg.flush_mode = mode;
+            cfg.commitlog_segment_bytes = segment;
+            cfg.tail_cache_bytes = tail;
+            let opened = ShardStore::open(cfg, shard, ShardEnv::real()).await;
+            // Every shard passes the barrier, even a failed one, so none waits forever.
+            barrier.wait();
+            let store = opened.map_err(|e| format!("open shard {shard}: {e}"))?;
+            let queues: Vec<u32> = (0..shards as u32 * 8)
+                .filter(|&q| shard_of(&topic, q, shards) == shard)
+                .collect();
+            let body: Rc<Vec<u8>> = Rc::new((0..record_bytes).map(|i| b'a' + (i % 26) as u8).collect());
+            let hist = Rc::new(RefCell::new(new_hist()));
+            let msgs = Rc::new(Cell::new(0u64));
+            let bytes = Rc::new(Cell::new(0u64));
+            let seq = Rc::new(Cell::new(0u64));
+            let error: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
+            let start = Instant::now();
+            let deadline = start + seconds;
+            let mut tasks = Vec::with_capacity(conc);
+            for task in 0..conc {
+                let store = store.clone();
+                let topic = topic.clone();
+                let qid = queues[task % queues.len()];
+                let (body, hist, msgs, bytes, seq, error, written) = (
+                    body.clone(),
+                    hist.clone(),
+                    msgs.clone(),
+                    bytes.clone(),
+                    seq.clone(),
+                    error.clone(),
+                    written.clone(),
+                );
+                tasks.push(glommio::spawn_local(async move {
+                    while Instant::now() < deadline
+                        && error.borrow().is_none()
+                        && written.load(Ordering::Relaxed) < PHASE_BYTE_CAP
+                    {
+                        let n = seq.get();
+                        seq.set(n + 1);
+                        let props = format!(
+                            "UNIQ_KEY\u{1}{:016X}{:04X}{:012X}\u{2}TAGS\u{1}TagA",
+                            start.elapsed().as_nanos() as u64 ^ 0x7F00_0001_0000_0000,
+                            shard,
+                            n
+                        );
+                        let msg = MessageInput::simple(&topic, qid, &body, &props);
+                        let t0 = Instant::now();
+                        match store.append(std::slice::from_ref(&msg)).await {
+                            Ok(r) => {
+                                let us = t0.elapsed().as_micros() as u64;
+                                hist.borrow_mut().saturating_record(us.max(1));
+                                let size: u64 = r.records.iter().map(|a| a.size as u64).sum();
+                                msgs.set(msgs.get() + r.records.len() as u64);
+                                bytes.set(bytes.get() + size);
+                                written.fetch_add(size, Ordering::Relaxed);
+                            }
+                            Err(e) => {
+                                error.borrow_mut().get_or_insert(format!("append: {e}"));
+                            }
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await;
+            }
+            let elapsed = start.elapsed();
+            let d0 = Instant::now();
+            let shut = store.shutdown().await;
+            let drain = d0.elapsed();
+            if let Some(e) = error.borrow_mut().take() {
+                return Err(format!("shard {shard}: {e}"));
+            }
+            shut.map_err(|e| format!("shutdown shard {shard}: {e}"))?;
+            let hist = hist.borrow().clone();
+            Ok(EngineShard {
+                msgs: msgs.get(),
+                bytes: bytes.get(),
+                elapsed,
+                drain,
+                hist,
+            })
+        }
+    })
+    .map_err(|e| format!("run shards: {e}"))?;
+    let mut total = EngineResult {
+        msgs: 0,
+        bytes: 0,
+        elapsed: Duration::ZERO,
+        drain: Duration::ZERO,
+        hist: new_hist(),
+    };
+    for r in results {
+        let r = r?;
+        total.msgs += r.msgs;
+        total.bytes += r.bytes;
+        total.elapsed = total.elapsed.max(r.elapsed);
+        total.drain = total.drain.max(r.drain);
+        total
+            .hist
+            .add(&r.hist)
+            .map_err(|e| format!("merge histograms: {e:?}"))?;
+    }
+    Ok(total)
+}
+
+/// How the raw baseline writes.
+#[derive(Clone, Copy)]
+enum RawPattern {
+    /// 1 MiB aligned buffers, `RAW_INFLIGHT` in flight, one fdatasync at the end.
+    Streaming,
+    /// Groups of `group` bytes, each written then fdatasynced.
+    Groups { group: u64 },
+}
+
+/// Writes `bytes_per_shard` per shard (in parallel), stopping at `limit`;
+/// returns total logical bytes and the longest shard time.
+fn raw_phase(
+    shards: u16,
+    cpus: &[usize],
+    root: &Path,
+    bytes_per_shard: u64,
+    pattern: RawPattern,
+    limit: Duration,
+) -> Result<(u64, Duration), String> {
+    std::fs::create_dir_all(root).map_err(|e| format!("create {}: {e}", root.display()))?;
+    let root = root.to_path_buf();
+    let barrier = Arc::new(Barrier::new(shards as usize));
+    let results = run_shards(shards, cpus, move |shard| {
+        let path = root.join(format!("raw-{shard}"));
+        let barrier = barrier.clone();
+        async move {
+            let opened = async {
+                let f = DmaFile::create(&path).await?;
+                let alloc = bytes_per_shard.div_ceil(RAW_BUF) * RAW_BUF + ALIGN;
+                f.pre_allocate(alloc, false).await?;
+                Ok::<_, glommio::GlommioError<()>>(f)
+            }
+            .await;
+            barrier.wait();
+            let file = Rc::new(opened.map_err(|e| format!("open {}: {e}", path.display()))?);
+            let io = |e: glommio::GlommioError<()>| format!("write {}: {e}", path.display());
+            let start = Instant::now();
+            let mut done = 0u64;
+            match pattern {
+                RawPattern::Streaming => {
+                    let mut inflight = VecDeque::with_capacity(RAW_INFLIGHT);
+                    let mut pos = 0u64;
+                    while pos < bytes_per_shard {
+                        if inflight.len() >= RAW_INFLIGHT {
+                            if let Some(t) = inflight.pop_front() {
+                                t.await.map_err(io)?;
+                            }
+                        }
+                        let f = file.clone();
+                        let mut buf = f.alloc_dma_buffer(RAW_BUF as usize);
+                        buf.as_bytes_mut().fill(0x5A);
+                        let p = pos;
+                        inflight.push_back(glommio::spawn_local(async move {
+                            f.write_at(buf, p).await.map(|_| ())
+                        }));
+                        pos += RAW_BUF;
+                    }
+                    while let Some(t) = inflight.pop_front() {
+                        t.await.map_err(io)?;
+                    }
+                    done = pos;
+                }
+                RawPattern::Groups { group } => {
+                    let group = group.max(1);
+                    let mut pos = 0u64;
+                    while pos < bytes_per_shard && start.elapsed() < limit {
+                        let from = pos / ALIGN * ALIGN;
+                        let to = (pos + group).div_ceil(ALIGN) * ALIGN;
+                        let mut buf = file.alloc_dma_buffer((to - from) as usize);
+                        buf.as_bytes_mut().fill(0x5A);
+                        file.write_at(buf, from).await.map_err(io)?;
+                        file.fdatasync().await.map_err(io)?;
+                        pos += group;
+                    }
+                    done = pos;
+                }
+            }
+            if matches!(pattern, RawPattern::Streaming) {
+                file.fdatasync().await.map_err(io)?;
+            }
+            let elapsed = start.elapsed();
+            Ok::<_, String>((done, elapsed))
+        }
+    })
+    .map_err(|e| format!("run shards: {e}"))?;
+    let mut bytes = 0;
+    let mut elapsed = Duration::ZERO;
+    for r in results {
+        let (b, d) = r?;
+        bytes += b;
+        elapsed = elapsed.max(d);
+    }
+    Ok((bytes, elapsed))
+}
+
+fn row(
+    mode: &'static str,
+    concurrency: usize,
+    args: &Args,
+    e: &EngineResult,
+    raw_mb_per_s: f64,
+) -> Row {
+    let mbps = mb_per_s(e.bytes, e.elapsed);
+    let secs = e.elapsed.as_secs_f64();
+    let q = |p: f64| {
+        if e.hist.is_empty() {
+            0
+        } else {
+            e.hist.value_at_quantile(p)
+        }
+    };
+    Row {
+        mode,
+        concurrency,
+        shards: args.shards,
+        record_bytes: args.record_bytes,
+        msgs_per_s: if secs > 0.0 { e.msgs as f64 / secs } else { 0.0 },
+        mb_per_s: mbps,
+        raw_mb_per_s,
+        ratio: if raw_mb_per_s > 0.0 { mbps / raw_mb_per_s } else { 0.0 },
+        p50_us: q(0.5),
+        p99_us: q(0.99),
+        p999_us: q(0.999),
+        max_us: e.hist.max(),
+    }
+}
+
+fn remove_dir(p: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(p) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            eprintln!("warning: cannot remove {}: {e}", p.display());
+        }
+    }
+}
+
+fn cpu_seconds() -> (f64, f64) {
+    // SAFETY: getrusage writes into the zeroed struct we own.
+    let ru = unsafe {
+        let mut ru: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut ru);
+        ru
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (tv(ru.ru_utime), tv(ru.ru_stime))
+}
+
+fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
+    let cpus = match &args.cpus {
+        Some(s) => parse_list(s, "cpu")?,
+        None => Vec::new(),
+    };
+    let sync_conc = parse_list(&args.concurrency, "concurrency")?;
+    let run_id = std::process::id();
+    let mut rows = Vec::new();
+    let limit = Duration::from_secs_f64(args.seconds);
+
+    // 1. ASYNC.
+    let dir = base.join("async");
+    let topic = format!("BenchAsync{run_id}");
+    let conc = args.async_concurrency.max(1);
+    let r = engine_phase(args, &cpus, &dir, FlushMode::Async, conc, topic);
+    remove_dir(&dir);
+    let e = r?;
+    eprintln!(
+        "async: {} msgs, {} bytes in {:.2}s (shutdown drain {:.2}s)",
+        e.msgs,
+        e.bytes,
+        e.elapsed.as_secs_f64(),
+        e.drain.as_secs_f64()
+    );
+
+    // 2. Raw streaming baseline of the same bytes.
+    let dir = base.join("raw-async");
+    let per_shard = e.bytes.div_ceil(args.shards as u64).max(RAW_BUF);
+    let r = raw_phase(
+        args.shards,
+        &cpus,
+        &dir,
+        per_shard,
+        RawPattern::Streaming,
+        Duration::MAX,
+    );
+    remove_dir(&dir);
+    let (raw_bytes, raw_time) = r?;
+    let raw = mb_per_s(raw_bytes, raw_time);
+    eprintln!(
+        "raw async: {raw_bytes} bytes in {:.2}s",
+        raw_time.as_secs_f64()
+    );
+    rows.push(row("async", conc, args, &e, raw));
+
+    // 3. SYNC at each concurrency, each with its baseline.
+    for &c in &sync_conc {
+        let c = c.max(1);
+        let dir = base.join(format!("sync-{c}"));
+        let topic = format!("BenchSync{c}x{run_id}");
+        let r = engine_phase(args, &cpus, &dir, FlushMode::Sync, c, topic);
+        remove_dir(&dir);
+        let e = r?;
+        let avg_record = if e.msgs > 0 {
+            e.bytes / e.msgs
+        } else {
+            0
+        };
+        // Group commit estimate: C records per group (all appenders of a shard share one).
+        let group = (avg_record * c as u64).max(1);
+        eprintln!(
+            "sync c={c}: {} msgs, {} bytes in {:.2}s, est. group {} bytes",
+            e.msgs,
+            e.bytes,
+            e.elapsed.as_secs_f64(),
+            group
+        );
+        let dir = base.join(format!("raw-sync-{c}"));
+        let per_shard = e.bytes.div_ceil(args.shards as u64).max(group);
+        let r = raw_phase(
+            args.shards,
+            &cpus,
+            &dir,
+            per_shard,
+            RawPattern::Groups { group },
+            limit,
+        );
+        remove_dir(&dir);
+        let (raw_bytes, raw_time) = r?;
+        eprintln!(
+            "raw sync c={c}: {raw_bytes} bytes in {:.2}s",
+            raw_time.as_secs_f64()
+        );
+        rows.push(row("sync", c, args, &e, mb_per_s(raw_bytes, raw_time)));
+    }
+    Ok(rows)
+}
+
+fn print_rows(rows: &[Row], json: bool) {
+    if json {
+        for r in rows {
+            let v = serde_json::json!({
+                "mode": r.mode,
+                "concurrency": r.concurrency,
+                "shards": r.shards,
+                "record_bytes": r.record_bytes,
+                "msgs_per_s": r.msgs_per_s,
+                "mb_per_s": r.mb_per_s,
+                "raw_mb_per_s": r.raw_mb_per_s,
+                "ratio": r.ratio,
+                "p50_us": r.p50_us,
+                "p99_us": r.p99_us,
+                "p999_us": r.p999_us,
+                "max_us": r.max_us,
+            });
+            println!("{v}");
+        }
+        return;
+    }
+    println!(
+        "{:<6} {:>11} {:>6} {:>12} {:>12} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8} {:>9}",
+        "mode",
+        "concurrency",
+        "shards",
+        "record_bytes",
+        "msgs/s",
+        "MB/s",
+        "raw MB/s",
+        "ratio",
+        "p50 us",
+        "p99 us",
+        "p999 us",
+        "max us"
+    );
+    for r in rows {
+        println!(
+            "{:<6} {:>11} {:>6} {:>12} {:>12.0} {:>9.1} {:>9.1} {:>6.2} {:>8} {:>8} {:>8} {:>9}",
+            r.mode,
+            r.concurrency,
+            r.shards,
+            r.record_bytes,
+            r.msgs_per_s,
+            r.mb_per_s,
+            r.raw_mb_per_s,
+            r.ratio,
+            r.p50_us,
+            r.p99_us,
+            r.p999_us,
+            r.max_us
+        );
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    if args.shards == 0 {
+        eprintln!("--shards must be at least 1");
+        std::process::exit(2);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let name = format!("engine-bench-{}-{nanos}", std::process::id());
+    let base = match &args.dir {
+        Some(d) => d.join(name),
+        None => PathBuf::from("/var/tmp").join(name),
+    };
+    if let Err(e) = std::fs::create_dir_all(&base) {
+        eprintln!("cannot create {}: {e}", base.display());
+        std::process::exit(1);
+    }
+    let wall = Instant::now();
+    let result = run(&args, &base);
+    remove_dir(&base);
+    let code = match result {
+        Ok(rows) => {
+            print_rows(&rows, args.json);
+            0
+        }
+        Err(e) => {
+            eprintln!("engine-bench: {e}");
+            1
+        }
+    };
+    let (user, sys) = cpu_seconds();
+    let secs = wall.elapsed().as_secs_f64();
+    eprintln!(
+        "process cpu: user {user:.2}s sys {sys:.2}s total {:.2}s over {secs:.2}s wall ({:.0}% of one core)",
+        user + sys,
+        (user + sys) / secs.max(1e-9) * 100.0
+    );
+    std::process::exit(code);
+}
