@@ -170,7 +170,8 @@ fn engine_phase(
             let queues: Vec<u32> = (0..shards as u32 * 8)
                 .filter(|&q| shard_of(&topic, q, shards) == shard)
                 .collect();
-            let body: Rc<Vec<u8>> = Rc::new((0..record_bytes).map(|i| b'a' + (i % 26) as u8).collect());
+            let body: Rc<Vec<u8>> =
+                Rc::new((0..record_bytes).map(|i| b'a' + (i % 26) as u8).collect());
             let hist = Rc::new(RefCell::new(new_hist()));
             let msgs = Rc::new(Cell::new(0u64));
             let bytes = Rc::new(Cell::new(0u64));
@@ -303,10 +304,10 @@ fn raw_phase(
             let file = Rc::new(opened.map_err(|e| format!("open {}: {e}", path.display()))?);
             let io = |e: glommio::GlommioError<()>| format!("write {}: {e}", path.display());
             let start = Instant::now();
-            let mut done = 0u64;
-            match pattern {
+            let done = match pattern {
                 RawPattern::Streaming => {
-                    let mut inflight = VecDeque::with_capacity(RAW_INFLIGHT);
+                    let mut inflight: VecDeque<glommio::Task<glommio::Result<(), ()>>> =
+                        VecDeque::with_capacity(RAW_INFLIGHT);
                     let mut pos = 0u64;
                     while pos < bytes_per_shard {
                         if inflight.len() >= RAW_INFLIGHT {
@@ -326,7 +327,7 @@ fn raw_phase(
                     while let Some(t) = inflight.pop_front() {
                         t.await.map_err(io)?;
                     }
-                    done = pos;
+                    pos
                 }
                 RawPattern::Groups { group } => {
                     let group = group.max(1);
@@ -340,9 +341,9 @@ fn raw_phase(
                         file.fdatasync().await.map_err(io)?;
                         pos += group;
                     }
-                    done = pos;
+                    pos
                 }
-            }
+            };
             if matches!(pattern, RawPattern::Streaming) {
                 file.fdatasync().await.map_err(io)?;
             }
@@ -382,10 +383,18 @@ fn row(
         concurrency,
         shards: args.shards,
         record_bytes: args.record_bytes,
-        msgs_per_s: if secs > 0.0 { e.msgs as f64 / secs } else { 0.0 },
+        msgs_per_s: if secs > 0.0 {
+            e.msgs as f64 / secs
+        } else {
+            0.0
+        },
         mb_per_s: mbps,
         raw_mb_per_s,
-        ratio: if raw_mb_per_s > 0.0 { mbps / raw_mb_per_s } else { 0.0 },
+        ratio: if raw_mb_per_s > 0.0 {
+            mbps / raw_mb_per_s
+        } else {
+            0.0
+        },
         p50_us: q(0.5),
         p99_us: q(0.99),
         p999_us: q(0.999),
@@ -465,11 +474,7 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
         let r = engine_phase(args, &cpus, &dir, FlushMode::Sync, c, topic);
         remove_dir(&dir);
         let e = r?;
-        let avg_record = if e.msgs > 0 {
-            e.bytes / e.msgs
-        } else {
-            0
-        };
+        let avg_record = if e.msgs > 0 { e.bytes / e.msgs } else { 0 };
         // Group commit estimate: C records per group (all appenders of a shard share one).
         let group = (avg_record * c as u64).max(1);
         eprintln!(

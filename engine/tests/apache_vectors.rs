@@ -14,7 +14,8 @@ fn apache_commitlog_prefix_decodes_into_the_listed_records() {
     let mut pos = 0usize;
     let mut recs = Vec::new();
     while pos < log.len() {
-        let v = record::decode(&log[pos..], true).unwrap_or_else(|e| panic!("record at {pos}: {e:?}"));
+        let v =
+            record::decode(&log[pos..], true).unwrap_or_else(|e| panic!("record at {pos}: {e:?}"));
         assert_eq!(v.physical_offset as usize, pos);
         // Re-encoding the decoded fields gives the same bytes.
         let m = record::MessageInput {
@@ -39,7 +40,16 @@ fn apache_commitlog_prefix_decodes_into_the_listed_records() {
             v.store_timestamp,
         );
         assert_eq!(again, v.bytes, "re-encoding record at {pos}");
-        recs.push((pos, v.total_size, v.topic.to_string(), v.queue_id, v.queue_offset, v.sys_flag, v.property(property::KEYS).map(str::to_string), v.property(property::TAGS).map(str::to_string)));
+        recs.push((
+            pos,
+            v.total_size,
+            v.topic.to_string(),
+            v.queue_id,
+            v.queue_offset,
+            v.sys_flag,
+            v.property(property::KEYS).map(str::to_string),
+            v.property(property::TAGS).map(str::to_string),
+        ));
         pos += v.total_size;
     }
     assert_eq!(pos, 8565);
@@ -48,7 +58,10 @@ fn apache_commitlog_prefix_decodes_into_the_listed_records() {
     assert_eq!(&offsets[..5], &[0, 254, 501, 748, 995]);
     assert_eq!(offsets[29], 8324);
     let r0 = &recs[0];
-    assert_eq!((r0.2.as_str(), r0.3, r0.4, r0.6.as_deref(), r0.7.as_deref()), ("VecTopic", 0, 0, Some("key-0 key-0b"), Some("TagA")));
+    assert_eq!(
+        (r0.2.as_str(), r0.3, r0.4, r0.6.as_deref(), r0.7.as_deref()),
+        ("VecTopic", 0, 0, Some("key-0 key-0b"), Some("TagA"))
+    );
     let r9 = &recs[9];
     assert_eq!((r9.1, r9.5), (647, 769)); // the zlib-compressed body
     let r13 = &recs[13];

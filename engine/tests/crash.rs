@@ -11,7 +11,9 @@ use std::rc::Rc;
 use common::*;
 use ringmq_engine::fault_disk::FaultDisk;
 use ringmq_engine::record;
-use ringmq_engine::{FlushMode, GetStatus, LogOffset, QueueKey, QueueOffset, ShardStore, StoreConfig};
+use ringmq_engine::{
+    FlushMode, GetStatus, LogOffset, QueueKey, QueueOffset, ShardStore, StoreConfig,
+};
 
 struct Rng(u64);
 impl Rng {
@@ -35,10 +37,9 @@ const QUEUES: u32 = 3;
 
 async fn verify(store: &ShardStore, acked: &[Ack]) {
     for a in acked {
-        let rec = store
-            .read_record(a.log_offset)
-            .await
-            .unwrap_or_else(|e| panic!("acknowledged seq {} at {:?} lost: {e}", a.seq, a.log_offset));
+        let rec = store.read_record(a.log_offset).await.unwrap_or_else(|e| {
+            panic!("acknowledged seq {} at {:?} lost: {e}", a.seq, a.log_offset)
+        });
         let want = msg("C", a.queue, a.seq, body_len(a.seq));
         let v = record::decode(&rec, true).expect("acknowledged record intact");
         assert_eq!(v.body, &want.body[..], "seq {}", a.seq);
@@ -51,7 +52,10 @@ async fn verify(store: &ShardStore, acked: &[Ack]) {
         let mut off = store.min_offset(&key);
         let max = store.max_offset(&key);
         while off < max {
-            let r = store.get_messages(&key, off, 64, 1 << 20, &|_| true).await.unwrap();
+            let r = store
+                .get_messages(&key, off, 64, 1 << 20, &|_| true)
+                .await
+                .unwrap();
             assert_eq!(r.status, GetStatus::Found);
             for (rec, qo) in r.messages.iter().zip(&r.queue_offsets) {
                 let v = record::decode(rec, true).expect("served record intact");
@@ -63,7 +67,11 @@ async fn verify(store: &ShardStore, acked: &[Ack]) {
     }
     for a in acked {
         let key = QueueKey::new("C", a.queue);
-        assert!(a.queue_offset < store.max_offset(&key), "queue lost acknowledged seq {}", a.seq);
+        assert!(
+            a.queue_offset < store.max_offset(&key),
+            "queue lost acknowledged seq {}",
+            a.seq
+        );
     }
 }
 
@@ -78,7 +86,9 @@ fn crash_round(seed: u64, mode: FlushMode) {
         let mut cfg = StoreConfig::small_for_tests("/crash", 1);
         cfg.flush_mode = mode;
         cfg.checkpoint_interval = std::time::Duration::from_millis(5 + rng.next(30));
-        let store = ShardStore::open(cfg.clone(), 0, env_with(Rc::new(disk.clone()))).await.unwrap();
+        let store = ShardStore::open(cfg.clone(), 0, env_with(Rc::new(disk.clone())))
+            .await
+            .unwrap();
         let acked: Rc<RefCell<Vec<Ack>>> = Rc::default();
         let next_seq = Rc::new(std::cell::Cell::new(0u64));
         let mut tasks = Vec::new();
@@ -116,7 +126,9 @@ fn crash_round(seed: u64, mode: FlushMode) {
         }
         drop(store);
 
-        let recovered = ShardStore::open(cfg.clone(), 0, env_with(Rc::new(image.clone()))).await.unwrap();
+        let recovered = ShardStore::open(cfg.clone(), 0, env_with(Rc::new(image.clone())))
+            .await
+            .unwrap();
         if mode == FlushMode::Sync {
             verify(&recovered, &acked_at_crash).await;
         } else {
@@ -126,7 +138,9 @@ fn crash_round(seed: u64, mode: FlushMode) {
         let r = recovered.append(&[msg("C", 0, 1 << 40, 10)]).await.unwrap();
         recovered.shutdown().await.unwrap();
         drop(recovered);
-        let again = ShardStore::open(cfg, 0, env_with(Rc::new(image))).await.unwrap();
+        let again = ShardStore::open(cfg, 0, env_with(Rc::new(image)))
+            .await
+            .unwrap();
         assert!(again.read_record(r.records[0].log_offset).await.is_ok());
         if mode == FlushMode::Sync {
             verify(&again, &acked_at_crash).await;
@@ -154,14 +168,22 @@ fn damage_that_bodycrc_cannot_see_is_caught_by_the_round_checksum() {
         let disk = FaultDisk::new();
         let mut cfg = StoreConfig::small_for_tests("/corrupt", 1);
         cfg.checkpoint_interval = std::time::Duration::from_secs(3600);
-        let store = ShardStore::open(cfg.clone(), 0, env_with(Rc::new(disk.clone()))).await.unwrap();
+        let store = ShardStore::open(cfg.clone(), 0, env_with(Rc::new(disk.clone())))
+            .await
+            .unwrap();
         for seq in 0..10 {
             store.append(&[msg("C", 0, seq, 100)]).await.unwrap();
         }
         store.checkpoint_now(false).await.unwrap();
         let mut offs = Vec::new();
         for seq in 10..20 {
-            offs.push(store.append(&[msg("C", 0, seq, 100)]).await.unwrap().records[0]);
+            offs.push(
+                store
+                    .append(&[msg("C", 0, seq, 100)])
+                    .await
+                    .unwrap()
+                    .records[0],
+            );
         }
         // Let the background flush write (not checkpoint) the second round.
         glommio::timer::sleep(std::time::Duration::from_millis(100)).await;
@@ -178,10 +200,18 @@ fn damage_that_bodycrc_cannot_see_is_caught_by_the_round_checksum() {
         let old = rec[at];
         image.poke(seg, pos, &[old ^ 0x20]);
         rec[at] ^= 0x20;
-        assert!(record::decode(&rec, true).is_ok(), "the damage is invisible to the record format");
-        let recovered = ShardStore::open(cfg, 0, env_with(Rc::new(image))).await.unwrap();
+        assert!(
+            record::decode(&rec, true).is_ok(),
+            "the damage is invisible to the record format"
+        );
+        let recovered = ShardStore::open(cfg, 0, env_with(Rc::new(image)))
+            .await
+            .unwrap();
         // The whole damaged round is discarded; the checkpointed prefix stays.
-        assert_eq!(recovered.max_offset(&QueueKey::new("C", 0)), QueueOffset(10));
+        assert_eq!(
+            recovered.max_offset(&QueueKey::new("C", 0)),
+            QueueOffset(10)
+        );
         assert!(recovered.read_record(offs[5].log_offset).await.is_err());
     });
 }

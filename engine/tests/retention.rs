@@ -14,10 +14,17 @@ use ringmq_engine::{GetStatus, QueueKey, QueueOffset, ShardStore, StoreConfig, S
 fn expired_segments_go_at_delete_when_or_above_watermarks() {
     run(|| async {
         let disk = FaultDisk::new();
-        let clock = Rc::new(TestClock { ms: 1_000_000.into(), hour: 12.into() });
+        let clock = Rc::new(TestClock {
+            ms: 1_000_000.into(),
+            hour: 12.into(),
+        });
         let usage = Rc::new(TestUsage(50.into()));
         disk.set_now_secs(1000);
-        let env = ShardEnv { disk: Rc::new(disk.clone()), clock: clock.clone(), usage: usage.clone() };
+        let env = ShardEnv {
+            disk: Rc::new(disk.clone()),
+            clock: clock.clone(),
+            usage: usage.clone(),
+        };
         let mut cfg = StoreConfig::small_for_tests("/r", 1);
         cfg.file_reserved_hours = 1;
         cfg.retention_interval = std::time::Duration::from_secs(3600);
@@ -42,10 +49,16 @@ fn expired_segments_go_at_delete_when_or_above_watermarks() {
         // The queue's min offset moved; reads below it answer "offset too small".
         let min = store.min_offset(&key);
         assert!(min > QueueOffset(0));
-        let g = store.get_messages(&key, QueueOffset(0), 10, 1 << 20, &|_| true).await.unwrap();
+        let g = store
+            .get_messages(&key, QueueOffset(0), 10, 1 << 20, &|_| true)
+            .await
+            .unwrap();
         assert_eq!(g.status, GetStatus::OffsetTooSmall);
         assert_eq!(g.next_begin_offset, min);
-        let g = store.get_messages(&key, min, 10, 1 << 20, &|_| true).await.unwrap();
+        let g = store
+            .get_messages(&key, min, 10, 1 << 20, &|_| true)
+            .await
+            .unwrap();
         assert_eq!(g.status, GetStatus::Found);
     });
 }
@@ -54,10 +67,17 @@ fn expired_segments_go_at_delete_when_or_above_watermarks() {
 fn watermarks_clean_early_force_clean_and_refuse_writes() {
     run(|| async {
         let disk = FaultDisk::new();
-        let clock = Rc::new(TestClock { ms: 1_000_000.into(), hour: 12.into() });
+        let clock = Rc::new(TestClock {
+            ms: 1_000_000.into(),
+            hour: 12.into(),
+        });
         let usage = Rc::new(TestUsage(50.into()));
         disk.set_now_secs(1000);
-        let env = ShardEnv { disk: Rc::new(disk.clone()), clock: clock.clone(), usage: usage.clone() };
+        let env = ShardEnv {
+            disk: Rc::new(disk.clone()),
+            clock: clock.clone(),
+            usage: usage.clone(),
+        };
         let mut cfg = StoreConfig::small_for_tests("/w", 1);
         cfg.file_reserved_hours = 1;
         let store = ShardStore::open(cfg, 0, env).await.unwrap();
@@ -98,10 +118,24 @@ fn watermarks_clean_early_force_clean_and_refuse_writes() {
 fn store_root_is_locked_and_remembers_its_shard_count() {
     let dir = tempfile::tempdir().unwrap();
     let root = ringmq_engine::shard::StoreRoot::open(dir.path(), 2).unwrap();
-    let e = ringmq_engine::shard::StoreRoot::open(dir.path(), 2).err().unwrap();
+    let e = ringmq_engine::shard::StoreRoot::open(dir.path(), 2)
+        .err()
+        .unwrap();
     assert!(matches!(e, StoreError::Locked { .. }), "{e}");
     drop(root);
-    let e = ringmq_engine::shard::StoreRoot::open(dir.path(), 3).err().unwrap();
-    assert!(matches!(e, StoreError::ShardCountMismatch { recorded: 2, requested: 3, .. }), "{e}");
+    let e = ringmq_engine::shard::StoreRoot::open(dir.path(), 3)
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            e,
+            StoreError::ShardCountMismatch {
+                recorded: 2,
+                requested: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
     assert!(ringmq_engine::shard::StoreRoot::open(dir.path(), 2).is_ok());
 }

@@ -27,7 +27,9 @@ fn verify(dir: &std::path::Path, acks: Vec<Ack>) -> usize {
         let cfg = cfg.clone();
         let acks = acks.clone();
         async move {
-            let store = ShardStore::open(cfg, shard, ShardEnv::real()).await.expect("recover");
+            let store = ShardStore::open(cfg, shard, ShardEnv::real())
+                .await
+                .expect("recover");
             for a in acks.iter() {
                 let rec = store
                     .read_record(LogOffset(a.log_offset))
@@ -37,7 +39,11 @@ fn verify(dir: &std::path::Path, acks: Vec<Ack>) -> usize {
                 assert_eq!(v.body, &body_of(a.seq)[..], "seq {}", a.seq);
                 assert_eq!(v.queue_offset as u64, a.queue_offset);
                 let key = QueueKey::new(TOPIC, a.queue);
-                assert!(store.max_offset(&key).0 > a.queue_offset, "queue lost seq {}", a.seq);
+                assert!(
+                    store.max_offset(&key).0 > a.queue_offset,
+                    "queue lost seq {}",
+                    a.seq
+                );
             }
             store.shutdown().await.expect("clean shutdown");
         }

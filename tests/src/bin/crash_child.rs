@@ -21,7 +21,9 @@ fn main() {
     run_shards(1, &[], move |shard| {
         let cfg = cfg.clone();
         async move {
-            let store = ShardStore::open(cfg, shard, ShardEnv::real()).await.expect("open");
+            let store = ShardStore::open(cfg, shard, ShardEnv::real())
+                .await
+                .expect("open");
             println!("READY");
             let next = Rc::new(std::cell::Cell::new(first));
             let mut tasks = Vec::new();
@@ -33,11 +35,22 @@ fn main() {
                         let seq = next.get();
                         next.set(seq + 1);
                         let q = (seq % QUEUES as u64) as u32;
-                        let m = MessageInput::simple(TOPIC, q, &body_of(seq), &format!("KEYS\u{1}k{seq}"));
+                        let m = MessageInput::simple(
+                            TOPIC,
+                            q,
+                            &body_of(seq),
+                            &format!("KEYS\u{1}k{seq}"),
+                        );
                         let r = store.append(&[m]).await.expect("append");
                         let a = r.records[0];
                         let mut out = std::io::stdout().lock();
-                        writeln!(out, "ACK {seq} {} {q} {}", a.log_offset.0, a.queue_offset.unwrap().0).unwrap();
+                        writeln!(
+                            out,
+                            "ACK {seq} {} {q} {}",
+                            a.log_offset.0,
+                            a.queue_offset.unwrap().0
+                        )
+                        .unwrap();
                         out.flush().unwrap();
                     }
                 }));
