@@ -16,7 +16,7 @@ impl AlignedBuf {
     /// A zeroed buffer of `len` bytes; `len` must be a positive multiple of [`IO_ALIGN`].
     pub fn zeroed(len: usize) -> Self {
         assert!(
-            len > 0 && len % IO_ALIGN == 0,
+            len > 0 && len.is_multiple_of(IO_ALIGN),
             "aligned buffer length {len}"
         );
         let layout = Layout::from_size_align(len, IO_ALIGN).expect("valid layout");

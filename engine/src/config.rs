@@ -114,8 +114,10 @@ impl StoreConfig {
         if self.shards == 0 || self.shards > MAX_SHARDS {
             return bad(format!("shards must be in 1..={MAX_SHARDS}"));
         }
-        if self.commitlog_chunk_bytes % IO_ALIGN != 0
-            || self.commitlog_segment_bytes % self.commitlog_chunk_bytes as u64 != 0
+        if !self.commitlog_chunk_bytes.is_multiple_of(IO_ALIGN)
+            || !self
+                .commitlog_segment_bytes
+                .is_multiple_of(self.commitlog_chunk_bytes as u64)
         {
             return bad(
                 "commitlog segment must be a multiple of the chunk size (a multiple of 4096)"

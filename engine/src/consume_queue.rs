@@ -16,7 +16,7 @@ pub const CQ_UNIT_BYTES: usize = 20;
 /// Units per tail-cache chunk: 1024 units = 20 KiB = 5 blocks.
 pub const CQ_UNITS_PER_CHUNK: usize = 1024;
 const CHUNK_BYTES: usize = CQ_UNIT_BYTES * CQ_UNITS_PER_CHUNK;
-const _: () = assert!(CHUNK_BYTES % crate::limits::IO_ALIGN == 0);
+const _: () = assert!(CHUNK_BYTES.is_multiple_of(crate::limits::IO_ALIGN));
 
 /// One decoded unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,8 +72,8 @@ impl ConsumeQueue {
         max: QueueOffset,
         last_log_end: u64,
     ) -> Result<Self> {
-        if geo.segment_bytes % CQ_UNIT_BYTES as u64 != 0
-            || (geo.segment_bytes / CQ_UNIT_BYTES as u64) % CQ_UNITS_PER_CHUNK as u64 != 0
+        if !geo.segment_bytes.is_multiple_of(CQ_UNIT_BYTES as u64)
+            || !(geo.segment_bytes / CQ_UNIT_BYTES as u64).is_multiple_of(CQ_UNITS_PER_CHUNK as u64)
         {
             return Err(StoreError::Config(format!(
                 "consume queue units per segment must be a multiple of {CQ_UNITS_PER_CHUNK}"

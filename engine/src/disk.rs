@@ -28,6 +28,10 @@ pub trait SegmentFile {
     fn sync(&self) -> IoFuture<()>;
     /// The file's length in bytes.
     fn len(&self) -> u64;
+    /// Whether the file has no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Where the file is (errors, logs).
     fn path(&self) -> &Path;
 }

@@ -190,7 +190,10 @@ impl KeyIndex {
         cache_chunks: usize,
         active: (u64, IndexHeader),
     ) -> Result<Self> {
-        if geo.entries == 0 || geo.entries as usize % ENTRIES_PER_CHUNK != 0 || geo.slots == 0 {
+        if geo.entries == 0
+            || !(geo.entries as usize).is_multiple_of(ENTRIES_PER_CHUNK)
+            || geo.slots == 0
+        {
             return Err(StoreError::Config(format!(
                 "index entries per file must be a positive multiple of {ENTRIES_PER_CHUNK}, slots positive"
             )));
@@ -208,7 +211,8 @@ impl KeyIndex {
             };
             let fdir = file_dir(dir, id);
             if id > active_id {
-                for sub in [fdir.join("slots")] {
+                {
+                    let sub = fdir.join("slots");
                     let _ = disk.remove_file(&sub);
                 }
                 let entries_dir = fdir.join("entries");

@@ -37,5 +37,5 @@ pub const MAX_QUEUES_PER_SHARD: usize = 1 << 20;
 pub const MAX_CHECKPOINT_BYTES: usize = 256 * 1024 * 1024;
 
 const _: () = assert!(IO_ALIGN.is_power_of_two());
-const _: () = assert!(MAX_IO_BYTES % IO_ALIGN == 0);
+const _: () = assert!(MAX_IO_BYTES.is_multiple_of(IO_ALIGN));
 const _: () = assert!(MAX_TOPIC_BYTES <= i8::MAX as usize);

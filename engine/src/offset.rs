@@ -22,7 +22,7 @@ impl LogOffset {
     pub fn shard(self) -> u16 {
         (self.0 >> SHARD_SHIFT) as u16
     }
-    pub fn add(self, n: u64) -> LogOffset {
+    pub fn plus(self, n: u64) -> LogOffset {
         LogOffset(self.0 + n)
     }
 }
@@ -95,7 +95,7 @@ mod tests {
 
     #[test]
     fn shard_is_in_top_bits() {
-        let o = LogOffset::shard_base(3).add(12345);
+        let o = LogOffset::shard_base(3).plus(12345);
         assert_eq!(o.shard(), 3);
         assert!(o.0 < i64::MAX as u64);
     }

@@ -39,8 +39,8 @@ pub struct Geometry {
 impl Geometry {
     pub fn check(&self, what: &str) -> Result<()> {
         if self.chunk_bytes == 0
-            || self.chunk_bytes % IO_ALIGN != 0
-            || self.segment_bytes % self.chunk_bytes as u64 != 0
+            || !self.chunk_bytes.is_multiple_of(IO_ALIGN)
+            || !self.segment_bytes.is_multiple_of(self.chunk_bytes as u64)
             || self.max_chunks < 2
         {
             return Err(StoreError::Config(format!(
@@ -258,7 +258,7 @@ impl SegmentedLog {
     /// Skips to `pos` (the start of the next segment) without writing: used
     /// after an end-of-segment blank, whose tail bytes stay zero.
     pub fn skip_to(&mut self, pos: u64) {
-        assert!(pos >= self.write_pos && pos % self.geo.segment_bytes == 0);
+        assert!(pos >= self.write_pos && pos.is_multiple_of(self.geo.segment_bytes));
         let zeros = vec![0u8; (pos - self.write_pos) as usize];
         // The skipped bytes are zero in a fresh chunk; appending them keeps the
         // chunk ring contiguous and lets the flush write them (cheaply) too.

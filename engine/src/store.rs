@@ -104,6 +104,9 @@ fn area_mut<'a>(st: &'a mut State, id: &AreaId) -> &'a mut SegmentedLog {
 
 type ArrivalListener = Box<dyn Fn(&QueueKey, QueueOffset)>;
 
+/// A SYNC_FLUSH append waiting for the durable mark to pass its end offset.
+type DurableWaiter = (u64, Rc<Slot<Result<()>>>);
+
 struct Inner {
     shard: u16,
     cfg: StoreConfig,
@@ -112,7 +115,7 @@ struct Inner {
     st: RefCell<State>,
     flush_kick: Notify,
     progress: Broadcast,
-    waiters: RefCell<VecDeque<(u64, Rc<Slot<Result<()>>>)>>,
+    waiters: RefCell<VecDeque<DurableWaiter>>,
     unsynced: RefCell<Vec<Rc<dyn SegmentFile>>>,
     /// Consume-queue and index files written since the last checkpoint.
     unsynced_derived: RefCell<Vec<Rc<dyn SegmentFile>>>,
@@ -612,7 +615,7 @@ impl ShardStore {
                 queue_offset: qoff,
                 size,
             });
-            pos = pos.add(size as u64);
+            pos = pos.plus(size as u64);
         }
         assert_eq!(
             s.scratch.len(),

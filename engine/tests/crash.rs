@@ -188,7 +188,7 @@ fn damage_that_bodycrc_cannot_see_is_caught_by_the_round_checksum() {
         // Let the background flush write (not checkpoint) the second round.
         glommio::timer::sleep(std::time::Duration::from_millis(100)).await;
         // The round was closed by a marker (the log grew past the last record).
-        assert!(store.log_range().1 > offs[9].log_offset.add(offs[9].size as u64));
+        assert!(store.log_range().1 > offs[9].log_offset.plus(offs[9].size as u64));
         let image = disk.crash_image(&mut |_| 0);
         drop(store);
         // Flip a byte inside record 15's properties: its BODYCRC still matches.

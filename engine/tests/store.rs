@@ -106,7 +106,7 @@ fn append_read_restart_on_real_files() {
         // A clean restart finds everything where it was.
         let store = ShardStore::open(cfg, 0, real_env()).await.unwrap();
         // The shutdown closed the last round with a marker.
-        assert_eq!(store.log_range().1, max.add(24));
+        assert_eq!(store.log_range().1, max.plus(24));
         assert_eq!(store.max_offset(&key), QueueOffset(1000));
         for (m, a) in acked.iter().step_by(131) {
             let rec = store.read_record(a.log_offset).await.unwrap();
@@ -248,11 +248,11 @@ fn limits_are_error_values() {
         // A record id that is not a record start is an error, not a panic.
         let r = store.append(&[msg("T", 0, 2, 10)]).await.unwrap();
         assert!(store
-            .read_record(r.records[0].log_offset.add(3))
+            .read_record(r.records[0].log_offset.plus(3))
             .await
             .is_err());
         assert!(store
-            .read_record(r.records[0].log_offset.add(1 << 40))
+            .read_record(r.records[0].log_offset.plus(1 << 40))
             .await
             .is_err());
     });
