@@ -474,7 +474,7 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
         let r = engine_phase(args, &cpus, &dir, FlushMode::Sync, c, topic);
         remove_dir(&dir);
         let e = r?;
-        let avg_record = if e.msgs > 0 { e.bytes / e.msgs } else { 0 };
+        let avg_record = e.bytes.checked_div(e.msgs).unwrap_or(0);
         // Group commit estimate: C records per group (all appenders of a shard share one).
         let group = (avg_record * c as u64).max(1);
         eprintln!(
