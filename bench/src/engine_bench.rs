@@ -83,6 +83,9 @@ struct Args {
 
 /// What one shard measured in an engine phase.
 struct EngineShard {
+    /// Commitlog fdatasyncs and the bytes they made durable.
+    syncs: u64,
+    synced_bytes: u64,
     msgs: u64,
     bytes: u64,
     elapsed: Duration,
@@ -92,6 +95,9 @@ struct EngineShard {
 
 /// What one phase measured, all shards together.
 struct EngineResult {
+    /// Commitlog fdatasyncs and the bytes they made durable.
+    syncs: u64,
+    synced_bytes: u64,
     msgs: u64,
     bytes: u64,
     elapsed: Duration,
@@ -228,6 +234,16 @@ fn engine_phase(
                 t.await;
             }
             let elapsed = start.elapsed();
+            // Group commits of the measured window (the shutdown adds one more).
+            let stats = store.stats();
+            eprintln!(
+                "shard {shard}: {} flush rounds (avg write {} us, max {} us), {} syncs (avg fdatasync {} us)",
+                stats.flush_rounds,
+                stats.write_us.checked_div(stats.flush_rounds).unwrap_or(0),
+                stats.write_max_us,
+                stats.log_syncs,
+                stats.sync_us.checked_div(stats.log_syncs).unwrap_or(0)
+            );
             let d0 = Instant::now();
             let shut = store.shutdown().await;
             let drain = d0.elapsed();
@@ -237,6 +253,8 @@ fn engine_phase(
             shut.map_err(|e| format!("shutdown shard {shard}: {e}"))?;
             let hist = hist.borrow().clone();
             Ok(EngineShard {
+                syncs: stats.log_syncs,
+                synced_bytes: stats.synced_bytes,
                 msgs: msgs.get(),
                 bytes: bytes.get(),
                 elapsed,
@@ -247,6 +265,8 @@ fn engine_phase(
     })
     .map_err(|e| format!("run shards: {e}"))?;
     let mut total = EngineResult {
+        syncs: 0,
+        synced_bytes: 0,
         msgs: 0,
         bytes: 0,
         elapsed: Duration::ZERO,
@@ -256,6 +276,8 @@ fn engine_phase(
     for r in results {
         let r = r?;
         total.msgs += r.msgs;
+        total.syncs += r.syncs;
+        total.synced_bytes += r.synced_bytes;
         total.bytes += r.bytes;
         total.elapsed = total.elapsed.max(r.elapsed);
         total.drain = total.drain.max(r.drain);
@@ -474,14 +496,14 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
         let r = engine_phase(args, &cpus, &dir, FlushMode::Sync, c, topic);
         remove_dir(&dir);
         let e = r?;
-        let avg_record = e.bytes.checked_div(e.msgs).unwrap_or(0);
-        // Group commit estimate: C records per group (all appenders of a shard share one).
-        let group = (avg_record * c as u64).max(1);
+        // The engine's real average group commit: bytes made durable per fdatasync.
+        let group = e.synced_bytes.checked_div(e.syncs).unwrap_or(0).max(1);
         eprintln!(
-            "sync c={c}: {} msgs, {} bytes in {:.2}s, est. group {} bytes",
+            "sync c={c}: {} msgs, {} bytes in {:.2}s, {} group commits of {} bytes on average",
             e.msgs,
             e.bytes,
             e.elapsed.as_secs_f64(),
+            e.syncs,
             group
         );
         let dir = base.join(format!("raw-sync-{c}"));
@@ -561,6 +583,7 @@ fn print_rows(rows: &[Row], json: bool) {
 }
 
 fn main() {
+    ringmq_engine::shard::tune_allocator();
     let args = Args::parse();
     if args.shards == 0 {
         eprintln!("--shards must be at least 1");

@@ -74,7 +74,7 @@ impl StoreConfig {
             commitlog_chunk_bytes: 1 << 20,
             tail_cache_bytes: 128 << 20,
             flush_interval: Duration::from_millis(10),
-            flush_threshold_bytes: 256 << 10,
+            flush_threshold_bytes: 2 << 20,
             async_sync_interval: Duration::from_millis(500),
             cq_units_per_segment: 307_200,
             cq_cache_chunks: 4,

@@ -16,7 +16,6 @@ use std::rc::Rc;
 use crate::disk::{Disk, SegmentFile};
 use crate::error::{Result, StoreError};
 use crate::limits::{IO_ALIGN, MAX_INDEX_CHAIN};
-use crate::record::java_string_hash;
 use crate::segmented::{Geometry, SegmentedLog};
 
 pub const ENTRY_BYTES: usize = 20;
@@ -99,7 +98,15 @@ impl Entry {
 
 /// `abs(javaHash("topic#key"))`, 0 for `i32::MIN` (storage-format §5.2).
 pub fn key_hash(topic: &str, key: &str) -> i32 {
-    let h = java_string_hash(&format!("{topic}#{key}"));
+    // Java's hash of the concatenation, computed without building the string.
+    let mut h: i32 = 0;
+    for u in topic
+        .encode_utf16()
+        .chain("#".encode_utf16())
+        .chain(key.encode_utf16())
+    {
+        h = h.wrapping_mul(31).wrapping_add(u as i32);
+    }
     if h == i32::MIN {
         0
     } else {
@@ -566,4 +573,13 @@ pub async fn walk_probe(
         num = e.prev;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod key_hash_tests {
+    #[test]
+    fn same_as_hash_of_the_joined_string() {
+        let k = super::key_hash("TopicTest", "key-1");
+        assert_eq!(k, crate::record::java_string_hash("TopicTest#key-1").abs());
+    }
 }

@@ -23,6 +23,7 @@ pub mod index;
 pub mod limits;
 pub mod notify;
 pub mod offset;
+pub mod queue_table;
 pub mod record;
 pub mod segmented;
 pub mod shard;
@@ -33,4 +34,6 @@ pub use env::{Clock, DiskUsage, ShardEnv};
 pub use error::{Result, StoreError};
 pub use offset::{shard_of, LogOffset, QueueKey, QueueOffset};
 pub use record::MessageInput;
-pub use store::{AppendResult, Appended, GetResult, GetStatus, RetentionReport, ShardStore};
+pub use store::{
+    AppendResult, Appended, GetResult, GetStatus, RetentionReport, ShardStore, StoreStats,
+};

@@ -15,6 +15,8 @@ pub const MAX_TOPIC_BYTES: usize = 127;
 pub const MAX_PROPERTIES_BYTES: usize = i16::MAX as usize;
 /// Most messages in one append (one batch send).
 pub const MAX_BATCH_MESSAGES: usize = 4096;
+/// Most index keys taken from one message (`UNIQ_KEY` first, then `KEYS` tokens).
+pub const MAX_KEYS_PER_MESSAGE: usize = 64;
 /// Largest queue id accepted.
 pub const MAX_QUEUE_ID: u32 = 1 << 16;
 /// Most shards a store may have (physical offsets carry the shard in their top bits).

@@ -7,7 +7,7 @@
 //! waits for the flusher.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::rc::Rc;
 
@@ -21,9 +21,12 @@ use crate::disk::{IoFuture, SegmentFile};
 use crate::env::ShardEnv;
 use crate::error::{Result, StoreError};
 use crate::index::{walk_probe, IndexGeometry, KeyIndex};
-use crate::limits::{MAX_BATCH_MESSAGES, MAX_PULL_MESSAGES, MAX_QUERY_RESULTS, MAX_READ_BYTES};
+use crate::limits::{
+    MAX_BATCH_MESSAGES, MAX_KEYS_PER_MESSAGE, MAX_PULL_MESSAGES, MAX_QUERY_RESULTS, MAX_READ_BYTES,
+};
 use crate::notify::{join_all, Broadcast, Notify, Slot};
 use crate::offset::{LogOffset, QueueKey, QueueOffset};
+use crate::queue_table::QueueTable;
 use crate::record::{self, property, MessageInput};
 use crate::segmented::{flush_area, sync_files, SegmentedLog};
 
@@ -67,6 +70,22 @@ pub struct GetResult {
     pub queue_offsets: Vec<QueueOffset>,
 }
 
+/// Counters of a shard's write-back (benchmarks, metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Flush rounds that wrote commitlog bytes.
+    pub flush_rounds: u64,
+    /// fdatasyncs of the commitlog (group commits under SYNC_FLUSH).
+    pub log_syncs: u64,
+    /// Commitlog bytes made durable by those fdatasyncs.
+    pub synced_bytes: u64,
+    /// Time spent in commitlog writes and in commitlog fdatasyncs (µs).
+    pub write_us: u64,
+    pub sync_us: u64,
+    /// Longest single commitlog write round (µs).
+    pub write_max_us: u64,
+}
+
 /// What one retention pass did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RetentionReport {
@@ -78,7 +97,7 @@ pub struct RetentionReport {
 
 struct State {
     log: Commitlog,
-    queues: HashMap<QueueKey, ConsumeQueue>,
+    queues: QueueTable,
     index: KeyIndex,
     scratch: Vec<u8>,
 }
@@ -124,6 +143,10 @@ struct Inner {
     stopping: Cell<bool>,
     disk_full: Cell<bool>,
     checkpoint_seq: Cell<u64>,
+    /// First-come-first-served line for tail-cache room (see `RoomTurn`).
+    stats: Cell<StoreStats>,
+    room_line: RefCell<VecDeque<u64>>,
+    room_next_ticket: Cell<u64>,
     arrival: RefCell<Option<ArrivalListener>>,
     tasks: RefCell<Vec<glommio::task::JoinHandle<()>>>,
     flush_lock: glommio::sync::Semaphore,
@@ -147,6 +170,70 @@ struct DispatchInfo {
     tags_code: i64,
     keys: Vec<String>,
     store_timestamp: i64,
+}
+
+/// What an append needs to know of a message, parsed once.
+struct Prepared<'a> {
+    len: usize,
+    tags_code: i64,
+    keys: Vec<&'a str>,
+}
+
+impl<'a> Prepared<'a> {
+    fn of(m: &'a MessageInput, max_body: usize) -> Result<Self> {
+        let len = m.validate(max_body)?;
+        let mut tags_code = 0;
+        let mut keys = Vec::new();
+        let mut uniq = None;
+        for (k, v) in record::properties_iter(&m.properties) {
+            match k {
+                property::TAGS => tags_code = record::tags_code(Some(v)),
+                property::UNIQ_KEY if !v.is_empty() => uniq = Some(v),
+                property::KEYS => keys.extend(v.split(' ').filter(|s| !s.is_empty())),
+                _ => {}
+            }
+        }
+        if let Some(u) = uniq {
+            keys.insert(0, u);
+        }
+        keys.truncate(MAX_KEYS_PER_MESSAGE);
+        Ok(Prepared {
+            len,
+            tags_code,
+            keys,
+        })
+    }
+}
+
+/// Holds a place in the first-come-first-served line for tail-cache room;
+/// leaving it (done or failed) lets the next ticket go.
+struct RoomTurn<'a> {
+    inner: &'a Inner,
+    ticket: u64,
+}
+
+impl<'a> RoomTurn<'a> {
+    fn new(inner: &'a Inner) -> Self {
+        let ticket = inner.room_next_ticket.get();
+        inner.room_next_ticket.set(ticket + 1);
+        inner.room_line.borrow_mut().push_back(ticket);
+        RoomTurn { inner, ticket }
+    }
+
+    fn is_first(&self) -> bool {
+        self.inner.room_line.borrow().front() == Some(&self.ticket)
+    }
+}
+
+impl Drop for RoomTurn<'_> {
+    fn drop(&mut self) {
+        // Leave the line wherever we are in it (a cancelled append too).
+        self.inner
+            .room_line
+            .borrow_mut()
+            .retain(|t| *t != self.ticket);
+        self.inner.progress.notify_all();
+    }
 }
 
 fn index_keys(properties: &str) -> Vec<String> {
@@ -204,7 +291,7 @@ impl ShardStore {
             (cp.index_id, cp.index_header),
         )
         .await?;
-        let mut queues = HashMap::new();
+        let mut queues = QueueTable::default();
         for q in &cp.queues {
             let key = QueueKey::new(q.topic.clone(), q.queue_id);
             let cq = ConsumeQueue::open(
@@ -216,7 +303,7 @@ impl ShardStore {
                 q.last_log_end,
             )
             .await?;
-            queues.insert(key, cq);
+            queues.insert_if_absent(key, cq);
         }
         let resume = cp.log_resume.max(area.min_pos());
         let log = Commitlog::new(area, shard, resume, cp.last_store_timestamp);
@@ -240,6 +327,9 @@ impl ShardStore {
             stopping: Cell::new(false),
             disk_full: Cell::new(false),
             checkpoint_seq: Cell::new(cp.seq),
+            stats: Cell::new(StoreStats::default()),
+            room_line: RefCell::new(VecDeque::new()),
+            room_next_ticket: Cell::new(0),
             arrival: RefCell::new(None),
             tasks: RefCell::new(Vec::new()),
             flush_lock: glommio::sync::Semaphore::new(1),
@@ -252,6 +342,10 @@ impl ShardStore {
         store.checkpoint_now(false).await?;
         store.spawn_tasks();
         Ok(store)
+    }
+
+    pub fn stats(&self) -> StoreStats {
+        self.inner.stats.get()
     }
 
     pub fn shard(&self) -> u16 {
@@ -443,8 +537,7 @@ impl ShardStore {
             .st
             .borrow_mut()
             .queues
-            .entry(key.clone())
-            .or_insert(cq);
+            .insert_if_absent(key.clone(), cq);
         Ok(())
     }
 
@@ -493,43 +586,49 @@ impl ShardStore {
                 limit_percent: self.inner.cfg.disk_refuse_ratio,
             });
         }
+        // Parse each message once: length, tags code, index keys.
+        let mut prepared = Vec::with_capacity(msgs.len());
         let mut total = 0usize;
         let mut keys = 0usize;
         for m in msgs {
-            let len = m.validate(self.inner.cfg.max_body_bytes)?;
-            total += len;
-            keys += index_keys(&m.properties).len();
+            let p = Prepared::of(m, self.inner.cfg.max_body_bytes)?;
+            total += p.len;
+            keys += p.keys.len();
+            prepared.push(p);
         }
         for m in msgs {
-            self.ensure_queue(&QueueKey::new(m.topic.clone(), m.queue_id))
-                .await?;
-        }
-        // Wait for room in the tail caches (bounded memory: backpressure, not growth).
-        loop {
-            let (log_ok, derived_ok, index_full) = {
-                let s = self.inner.st.borrow();
-                s.log.check_poisoned()?;
-                let derived_ok = s.index.entries_room(keys)
-                    && msgs.iter().all(|m| {
-                        s.queues
-                            .get(&QueueKey::new(m.topic.clone(), m.queue_id))
-                            .is_none_or(|q| q.has_room(msgs.len()))
-                    });
-                let index_full = s.index.is_full_for(keys);
-                (s.log.has_room(total), derived_ok, index_full)
-            };
-            if index_full {
-                self.roll_index_locked(keys).await?;
-                continue;
+            if self
+                .inner
+                .st
+                .borrow()
+                .queues
+                .get_by(&m.topic, m.queue_id)
+                .is_none()
+            {
+                self.ensure_queue(&QueueKey::new(m.topic.clone(), m.queue_id))
+                    .await?;
             }
-            if log_ok && derived_ok {
-                break;
-            }
-            let wait = self.inner.progress.wait();
-            self.inner.flush_kick.notify();
-            wait.await;
         }
-        let (result, end) = self.append_now(msgs, total)?;
+        // Room in the tail caches: bounded memory means backpressure, not
+        // growth. Waiters are served first come, first served, so a busy
+        // appender cannot starve one that is waiting.
+        if !self.inner.room_line.borrow().is_empty() || !self.room_for(msgs, total, keys)? {
+            let turn = RoomTurn::new(&self.inner);
+            loop {
+                if turn.is_first() {
+                    if self.inner.st.borrow().index.is_full_for(keys) {
+                        self.roll_index_locked(keys).await?;
+                        continue;
+                    }
+                    if self.room_for(msgs, total, keys)? {
+                        break;
+                    }
+                    self.inner.flush_kick.notify();
+                }
+                self.inner.progress.wait().await;
+            }
+        }
+        let (result, end) = self.append_now(msgs, &prepared, total)?;
         match self.inner.cfg.flush_mode {
             FlushMode::Async => {
                 let dirty = {
@@ -553,6 +652,20 @@ impl ShardStore {
         Ok(result)
     }
 
+    /// Whether the commitlog, the queues and the index have room for this append now.
+    fn room_for(&self, msgs: &[MessageInput], total: usize, keys: usize) -> Result<bool> {
+        let s = self.inner.st.borrow();
+        s.log.check_poisoned()?;
+        Ok(s.log.has_room(total)
+            && !s.index.is_full_for(keys)
+            && s.index.entries_room(keys)
+            && msgs.iter().all(|m| {
+                s.queues
+                    .get_by(&m.topic, m.queue_id)
+                    .is_none_or(|q| q.has_room(msgs.len()))
+            }))
+    }
+
     async fn roll_index_locked(&self, keys: usize) -> Result<()> {
         let _g = self.inner.flush_lock.acquire_permit(1).await;
         if self.inner.st.borrow().index.is_full_for(keys) {
@@ -563,7 +676,12 @@ impl ShardStore {
 
     /// The synchronous heart of an append: offsets reserved, bytes copied,
     /// queue units and index entries added, all without yielding.
-    fn append_now(&self, msgs: &[MessageInput], total: usize) -> Result<(AppendResult, u64)> {
+    fn append_now(
+        &self,
+        msgs: &[MessageInput],
+        prepared: &[Prepared<'_>],
+        total: usize,
+    ) -> Result<(AppendResult, u64)> {
         let mut guard = self.inner.st.borrow_mut();
         let s = &mut *guard;
         s.log.check_poisoned()?;
@@ -575,9 +693,11 @@ impl ShardStore {
         s.scratch.clear();
         let mut records = Vec::with_capacity(msgs.len());
         let mut pos = start;
-        for m in msgs {
-            let key = QueueKey::new(m.topic.clone(), m.queue_id);
-            let q = s.queues.get_mut(&key).expect("queue ensured before append");
+        for (m, p) in msgs.iter().zip(prepared) {
+            let q = s
+                .queues
+                .get_mut_by(&m.topic, m.queue_id)
+                .expect("queue ensured before append");
             let before = s.scratch.len();
             let qoff = if m.is_consumable() {
                 Some(q.max_offset())
@@ -592,22 +712,20 @@ impl ShardStore {
                 store_ts,
             );
             let size = (s.scratch.len() - before) as u32;
+            debug_assert_eq!(size as usize, p.len);
             if let Some(qo) = qoff {
                 let unit = CqUnit {
                     log_offset: pos,
                     size,
-                    tags_code: record::tags_code(record::property_value(
-                        &m.properties,
-                        property::TAGS,
-                    )),
+                    tags_code: p.tags_code,
                 };
                 let added = q.append(unit, qo);
                 assert!(added, "a new record is always past the queue's end");
             }
             if m.transaction_type() != record::sysflag::TRANSACTION_ROLLBACK {
-                for k in index_keys(&m.properties) {
-                    let ok = s.index.put(&m.topic, &k, pos.0, store_ts);
-                    debug_assert!(ok, "index room checked before append");
+                for k in &p.keys {
+                    let ok = s.index.put(&m.topic, k, pos.0, store_ts);
+                    assert!(ok, "index room checked before append");
                 }
             }
             records.push(Appended {
@@ -691,11 +809,20 @@ impl ShardStore {
                 },
             )
             .await;
-            let _ = kicked;
             if self.inner.st.borrow().log.check_poisoned().is_err() {
                 break;
             }
-            if let Err(e) = self.flush_round(false).await {
+            // A kick under ASYNC_FLUSH means "much is dirty": write whole
+            // chunks only (large writes, no partial-block rewrite, the round
+            // stays open). The timer tick closes the round and writes all,
+            // which bounds how long an appended byte stays in memory only.
+            let bulk = kicked && self.inner.cfg.flush_mode == FlushMode::Async;
+            // Consume queues and the index are derived data, not on the
+            // acknowledgement path: a group commit kicked by SYNC_FLUSH
+            // appends leaves them to the timer tick unless an append waits
+            // for their cache room.
+            let derived = !kicked || !self.inner.room_line.borrow().is_empty();
+            if let Err(e) = self.flush_round_mode(false, bulk, derived).await {
                 self.poison(e);
                 break;
             }
@@ -722,20 +849,44 @@ impl ShardStore {
     /// areas, fdatasync the log when the mode (or `force_sync`) asks, and
     /// acknowledge the appends it covered.
     async fn flush_round(&self, force_sync: bool) -> Result<()> {
+        self.flush_round_mode(force_sync, false, true).await
+    }
+
+    async fn flush_round_mode(&self, force_sync: bool, bulk: bool, derived: bool) -> Result<()> {
         let _g = self.inner.flush_lock.acquire_permit(1).await;
         let now = self.inner.env.clock.now_ms();
         let (end, need_sync) = {
             let mut s = self.inner.st.borrow_mut();
             s.log.check_poisoned()?;
-            s.log.close_round();
-            let end = s.log.area.write_pos();
-            let due = now - self.inner.last_sync_ms.get()
-                >= self.inner.cfg.async_sync_interval.as_millis() as i64;
-            let need = s.log.durable_pos() < end
-                && (force_sync || self.inner.cfg.flush_mode == FlushMode::Sync || due);
-            (end, need)
+            if bulk {
+                let cb = self.inner.cfg.commitlog_chunk_bytes as u64;
+                let end = s.log.area.write_pos() / cb * cb;
+                if end <= s.log.area.written_pos() {
+                    return Ok(());
+                }
+                (end, false)
+            } else {
+                s.log.close_round();
+                let end = s.log.area.write_pos();
+                let due = now - self.inner.last_sync_ms.get()
+                    >= self.inner.cfg.async_sync_interval.as_millis() as i64;
+                let need = s.log.durable_pos() < end
+                    && (force_sync || self.inner.cfg.flush_mode == FlushMode::Sync || due);
+                (end, need)
+            }
         };
+        let written_before = self.inner.st.borrow().log.area.written_pos();
+        let durable_before = self.inner.st.borrow().log.durable_pos();
+        let t0 = std::time::Instant::now();
         let files = flush_area(&self.inner.st, |s| &mut s.log.area, end).await?;
+        if end > written_before {
+            let mut st = self.inner.stats.get();
+            st.flush_rounds += 1;
+            let us = t0.elapsed().as_micros() as u64;
+            st.write_us += us;
+            st.write_max_us = st.write_max_us.max(us);
+            self.inner.stats.set(st);
+        }
         {
             let mut u = self.inner.unsynced.borrow_mut();
             for f in files {
@@ -744,18 +895,39 @@ impl ShardStore {
                 }
             }
         }
-        self.flush_derived().await?;
-        if need_sync {
-            let files: Vec<_> = self.inner.unsynced.borrow_mut().drain(..).collect();
-            sync_files(&files).await?;
-            self.inner.last_sync_ms.set(now);
-            self.inner.st.borrow_mut().log.set_durable(end);
-            let mut w = self.inner.waiters.borrow_mut();
-            while w.front().is_some_and(|(e, _)| *e <= end) {
-                let (_, slot) = w.pop_front().expect("front");
-                slot.complete(Ok(()));
+        // The log's fdatasync (which acknowledges SYNC_FLUSH appends) runs
+        // concurrently with the consume-queue and index writes, which are
+        // derived data and not on the acknowledgement path.
+        let sync_log = async {
+            if need_sync {
+                let files: Vec<_> = self.inner.unsynced.borrow_mut().drain(..).collect();
+                let t1 = std::time::Instant::now();
+                sync_files(&files).await?;
+                let mut st = self.inner.stats.get();
+                st.sync_us += t1.elapsed().as_micros() as u64;
+                st.log_syncs += 1;
+                st.synced_bytes += end - durable_before;
+                self.inner.stats.set(st);
+                self.inner.last_sync_ms.set(now);
+                self.inner.st.borrow_mut().log.set_durable(end);
+                let mut w = self.inner.waiters.borrow_mut();
+                while w.front().is_some_and(|(e, _)| *e <= end) {
+                    let (_, slot) = w.pop_front().expect("front");
+                    slot.complete(Ok(()));
+                }
             }
-        }
+            Ok::<(), StoreError>(())
+        };
+        let write_derived = async {
+            if derived {
+                self.flush_derived().await.map(|_| ())
+            } else {
+                Ok(())
+            }
+        };
+        let (synced, derived) = futures_lite::future::zip(sync_log, write_derived).await;
+        synced?;
+        derived?;
         self.inner.progress.notify_all();
         Ok(())
     }

@@ -36,7 +36,7 @@ impl ShardStore {
 
     /// The queues this shard holds.
     pub fn queues(&self) -> Vec<QueueKey> {
-        let mut v: Vec<_> = self.inner.st.borrow().queues.keys().cloned().collect();
+        let mut v: Vec<_> = self.inner.st.borrow().queues.keys().collect();
         v.sort();
         v
     }

@@ -46,6 +46,7 @@ fn main() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    ringmq_engine::shard::tune_allocator();
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Serve {
