@@ -80,49 +80,13 @@ impl SegmentFile for DmaSegment {
     }
 
     fn read_at(&self, pos: u64, len: usize) -> IoFuture<Vec<u8>> {
-        // glommio 0.9 routes DMA reads of block devices that advertise
-        // polling to its IOPOLL ring, which answers EOPNOTSUPP on the virtio
-        // disks of these machines. Reads of old data are rare (the tail is
-        // served from memory), so they use an aligned pread on the same
-        // O_DIRECT descriptor instead. Revisit with a glommio that can opt out.
-        use std::os::unix::io::AsRawFd;
-        let fd = self.file.as_raw_fd();
         let file = self.file.clone();
         Box::pin(async move {
-            let _keep_open = file;
             if len == 0 {
                 return Ok(Vec::new());
             }
-            let a = crate::limits::IO_ALIGN as u64;
-            let start = pos - pos % a;
-            let end = (pos + len as u64).div_ceil(a) * a;
-            let mut buf = crate::aligned::AlignedBuf::zeroed((end - start) as usize);
-            let mut got = 0usize;
-            while got < buf.len() {
-                // SAFETY: buf is valid for writes of buf.len() - got bytes at that offset.
-                let n = unsafe {
-                    libc::pread(
-                        fd,
-                        buf.as_mut_ptr().add(got) as *mut libc::c_void,
-                        buf.len() - got,
-                        (start + got as u64) as libc::off_t,
-                    )
-                };
-                if n < 0 {
-                    let e = io::Error::last_os_error();
-                    if e.kind() == io::ErrorKind::Interrupted {
-                        continue;
-                    }
-                    return Err(e);
-                }
-                if n == 0 {
-                    break;
-                }
-                got += n as usize;
-            }
-            let from = ((pos - start) as usize).min(got);
-            let to = (from + len).min(got);
-            Ok(buf[from..to].to_vec())
+            let r = file.read_at(pos, len).await.map_err(io::Error::from)?;
+            Ok(r.to_vec())
         })
     }
 
@@ -140,10 +104,51 @@ impl SegmentFile for DmaSegment {
     }
 }
 
+thread_local! {
+    /// Devices whose io_uring polling support this thread has probed.
+    static PROBED_DEVICES: std::cell::RefCell<std::collections::HashSet<u64>> = Default::default();
+}
+
+/// Makes glommio probe the device of `dir` with a read that really reaches it.
+///
+/// glommio decides once per device whether direct I/O goes to its IOPOLL ring
+/// by reading the first block of the first file it opens there; on a new,
+/// empty file that read succeeds without touching the device, so a device
+/// without poll queues (virtio here) is taken as pollable. Reads then fail
+/// with EOPNOTSUPP and every wait for a write spins instead of sleeping,
+/// starving the kernel workers that run fdatasync. Opening a file that holds
+/// a written block first gives glommio the right answer.
+async fn probe_device(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(dir)?.dev();
+    if PROBED_DEVICES.with(|p| p.borrow().contains(&dev)) {
+        return Ok(());
+    }
+    let probe = dir.join(format!(".iopoll-probe-{}", std::process::id()));
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&probe)?;
+        f.write_all(&[0x5A; 4096])?;
+        f.sync_all()?;
+    }
+    let opened = glommio::io::DmaFile::open(&probe).await;
+    let _ = std::fs::remove_file(&probe);
+    opened
+        .map_err(io::Error::from)?
+        .close()
+        .await
+        .map_err(io::Error::from)?;
+    PROBED_DEVICES.with(|p| p.borrow_mut().insert(dev));
+    Ok(())
+}
+
 impl Disk for DmaDisk {
     fn open(&self, path: &Path, create_len: Option<u64>) -> IoFuture<Rc<dyn SegmentFile>> {
         let path = path.to_path_buf();
         Box::pin(async move {
+            if let Some(dir) = path.parent() {
+                probe_device(dir).await?;
+            }
             let exists = path.exists();
             if !exists && create_len.is_none() {
                 return Err(io::Error::new(io::ErrorKind::NotFound, "no such segment"));

@@ -797,6 +797,11 @@ impl ShardStore {
     }
 
     async fn flush_loop(&self) {
+        // One timer per interval, not per wake-up: a kick does not cancel it
+        // (arming and cancelling an io_uring timeout on every group commit
+        // is measurable).
+        let interval = self.inner.cfg.flush_interval;
+        let mut tick = Box::pin(glommio::timer::sleep(interval));
         loop {
             let kicked = futures_lite::future::or(
                 async {
@@ -804,11 +809,14 @@ impl ShardStore {
                     true
                 },
                 async {
-                    glommio::timer::sleep(self.inner.cfg.flush_interval).await;
+                    (&mut tick).await;
                     false
                 },
             )
             .await;
+            if !kicked {
+                tick = Box::pin(glommio::timer::sleep(interval));
+            }
             if self.inner.st.borrow().log.check_poisoned().is_err() {
                 break;
             }
