@@ -237,12 +237,13 @@ fn engine_phase(
             // Group commits of the measured window (the shutdown adds one more).
             let stats = store.stats();
             eprintln!(
-                "shard {shard}: {} flush rounds (avg write {} us, max {} us), {} syncs (avg fdatasync {} us)",
+                "shard {shard}: {} flush rounds (avg write {} us, max {} us), {} syncs (avg fdatasync {} us), {} appends waited for cache room",
                 stats.flush_rounds,
                 stats.write_us.checked_div(stats.flush_rounds).unwrap_or(0),
                 stats.write_max_us,
                 stats.log_syncs,
-                stats.sync_us.checked_div(stats.log_syncs).unwrap_or(0)
+                stats.sync_us.checked_div(stats.log_syncs).unwrap_or(0),
+                stats.room_waits
             );
             let d0 = Instant::now();
             let shut = store.shutdown().await;

@@ -84,6 +84,8 @@ pub struct StoreStats {
     pub sync_us: u64,
     /// Longest single commitlog write round (µs).
     pub write_max_us: u64,
+    /// Appends that had to wait for tail-cache room (backpressure).
+    pub room_waits: u64,
 }
 
 /// What one retention pass did.
@@ -120,6 +122,16 @@ fn area_mut<'a>(st: &'a mut State, id: &AreaId) -> &'a mut SegmentedLog {
             .expect("sealed file exists"),
     }
 }
+
+/// Index-entry cache chunks (1024 entries each) per shard: every message
+/// with a UNIQ_KEY adds an entry, so this must absorb a flush interval of
+/// appends at full speed (640 KiB).
+const INDEX_CACHE_CHUNKS: usize = 32;
+
+/// Most commitlog bytes one ASYNC_FLUSH bulk round writes: rounds are
+/// serial, so a huge round would leave the disk idle while its slowest write
+/// finishes; eight 1 MiB writes keep the queue busy without that.
+const BULK_ROUND_BYTES: u64 = 8 << 20;
 
 type ArrivalListener = Box<dyn Fn(&QueueKey, QueueOffset)>;
 
@@ -287,7 +299,7 @@ impl ShardStore {
                 slots: cfg.index_slots,
                 entries: cfg.index_entries,
             },
-            4,
+            INDEX_CACHE_CHUNKS,
             (cp.index_id, cp.index_header),
         )
         .await?;
@@ -571,6 +583,10 @@ impl ShardStore {
                 msgs.len()
             )));
         }
+        // An ASYNC_FLUSH append that finds room never waits: without this,
+        // a busy shard would not let its reactor reap write completions
+        // until the tail cache filled up.
+        glommio::yield_if_needed().await;
         if self.inner.stopping.get() {
             return Err(StoreError::ShuttingDown);
         }
@@ -614,6 +630,9 @@ impl ShardStore {
         // appender cannot starve one that is waiting.
         if !self.inner.room_line.borrow().is_empty() || !self.room_for(msgs, total, keys)? {
             let turn = RoomTurn::new(&self.inner);
+            let mut st = self.inner.stats.get();
+            st.room_waits += 1;
+            self.inner.stats.set(st);
             loop {
                 if turn.is_first() {
                     if self.inner.st.borrow().index.is_full_for(keys) {
@@ -829,7 +848,9 @@ impl ShardStore {
             // acknowledgement path: a group commit kicked by SYNC_FLUSH
             // appends leaves them to the timer tick unless an append waits
             // for their cache room.
-            let derived = !kicked || !self.inner.room_line.borrow().is_empty();
+            let derived = !kicked
+                || self.inner.cfg.flush_mode == FlushMode::Async
+                || !self.inner.room_line.borrow().is_empty();
             if let Err(e) = self.flush_round_mode(false, bulk, derived).await {
                 self.poison(e);
                 break;
@@ -868,7 +889,8 @@ impl ShardStore {
             s.log.check_poisoned()?;
             if bulk {
                 let cb = self.inner.cfg.commitlog_chunk_bytes as u64;
-                let end = s.log.area.write_pos() / cb * cb;
+                let cap = s.log.area.written_pos() + BULK_ROUND_BYTES;
+                let end = s.log.area.write_pos().min(cap) / cb * cb;
                 if end <= s.log.area.written_pos() {
                     return Ok(());
                 }
