@@ -123,13 +123,8 @@ impl MessageInput {
         self.sys_flag & sysflag::TRANSACTION_MASK
     }
 
-    /// Whether this record takes a queue offset and gets a consume-queue unit
-    /// (storage-format §3.4: NOT and COMMIT do; PREPARED and ROLLBACK do not).
     pub fn is_consumable(&self) -> bool {
-        matches!(
-            self.transaction_type(),
-            sysflag::TRANSACTION_NOT | sysflag::TRANSACTION_COMMIT
-        )
+        is_consumable(self.sys_flag)
     }
 
     /// Checks the limits and returns the encoded record length.
@@ -168,6 +163,16 @@ impl MessageInput {
         }
         Ok(len)
     }
+}
+
+/// Whether a record with this sysflag takes a queue offset and gets a
+/// consume-queue unit (storage-format §3.4: transaction types NOT and COMMIT
+/// do; PREPARED and ROLLBACK do not).
+pub fn is_consumable(sys_flag: i32) -> bool {
+    matches!(
+        sys_flag & sysflag::TRANSACTION_MASK,
+        sysflag::TRANSACTION_NOT | sysflag::TRANSACTION_COMMIT
+    )
 }
 
 /// Length of an encoded v1 record.
@@ -432,10 +437,7 @@ impl RecordView<'_> {
         self.sys_flag & sysflag::TRANSACTION_MASK
     }
     pub fn is_consumable(&self) -> bool {
-        matches!(
-            self.transaction_type(),
-            sysflag::TRANSACTION_NOT | sysflag::TRANSACTION_COMMIT
-        )
+        is_consumable(self.sys_flag)
     }
 }
 

@@ -407,11 +407,7 @@ impl SegmentedLog {
             .filter(|s| s + seg_bytes <= pos && *s < active && s + seg_bytes <= self.written_pos)
             .collect();
         for s in doomed {
-            let path = self.segment_path(s);
-            self.disk
-                .remove_file(&path)
-                .map_err(|e| StoreError::io("delete segment", &path, e))?;
-            self.segments.remove(&s);
+            self.remove_segment(s)?;
             self.min_pos = self.min_pos.max(s + seg_bytes);
         }
         Ok(self.min_pos)
@@ -427,12 +423,17 @@ impl SegmentedLog {
             .filter(|s| *s > keep)
             .collect();
         for s in doomed {
-            let path = self.segment_path(s);
-            self.disk
-                .remove_file(&path)
-                .map_err(|e| StoreError::io("delete segment", &path, e))?;
-            self.segments.remove(&s);
+            self.remove_segment(s)?;
         }
+        Ok(())
+    }
+
+    fn remove_segment(&mut self, start: u64) -> Result<()> {
+        let path = self.segment_path(start);
+        self.disk
+            .remove_file(&path)
+            .map_err(|e| StoreError::io("delete segment", &path, e))?;
+        self.segments.remove(&start);
         Ok(())
     }
 

@@ -18,6 +18,20 @@ struct Ack {
     queue_offset: u64,
 }
 
+/// `ACK <seq> <log offset> <queue> <queue offset>` as the child prints it.
+fn parse_ack(line: &str) -> Option<Ack> {
+    let f: Vec<&str> = line.split_whitespace().collect();
+    if f.len() != 5 || f[0] != "ACK" {
+        return None;
+    }
+    Some(Ack {
+        seq: f[1].parse().ok()?,
+        log_offset: f[2].parse().ok()?,
+        queue: f[3].parse().ok()?,
+        queue_offset: f[4].parse().ok()?,
+    })
+}
+
 fn verify(dir: &std::path::Path, acks: Vec<Ack>) -> usize {
     let root = StoreRoot::open(dir, 1).expect("store root free after kill");
     let cfg = StoreConfig::small_for_tests(dir, 1);
@@ -90,14 +104,8 @@ fn kill_9_under_sync_load_loses_no_acknowledged_record() {
             if out.read_line(&mut line).expect("read") == 0 {
                 break;
             }
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() == 5 && f[0] == "ACK" {
-                acks.push(Ack {
-                    seq: f[1].parse().unwrap(),
-                    log_offset: f[2].parse().unwrap(),
-                    queue: f[3].parse().unwrap(),
-                    queue_offset: f[4].parse().unwrap(),
-                });
+            if let Some(a) = parse_ack(&line) {
+                acks.push(a);
                 got += 1;
             }
         }
@@ -106,15 +114,10 @@ fn kill_9_under_sync_load_loses_no_acknowledged_record() {
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         child.wait().expect("wait child");
         // Lines printed before the kill are acknowledged too: drain them.
+        line.clear();
         while out.read_line(&mut line).unwrap_or(0) > 0 {
-            let f: Vec<&str> = line.split_whitespace().collect();
-            if f.len() == 5 && f[0] == "ACK" {
-                acks.push(Ack {
-                    seq: f[1].parse().unwrap(),
-                    log_offset: f[2].parse().unwrap(),
-                    queue: f[3].parse().unwrap(),
-                    queue_offset: f[4].parse().unwrap(),
-                });
+            if let Some(a) = parse_ack(&line) {
+                acks.push(a);
             }
             line.clear();
         }
