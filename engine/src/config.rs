@@ -33,6 +33,8 @@ pub struct StoreConfig {
     pub flush_interval: Duration,
     /// ASYNC_FLUSH: dirty bytes that trigger a write at once.
     pub flush_threshold_bytes: usize,
+    /// Most appended-but-unwritten commitlog bytes before appends wait.
+    pub max_dirty_bytes: u64,
     /// ASYNC_FLUSH: longest time written bytes wait for an fdatasync.
     pub async_sync_interval: Duration,
     /// Consume-queue units per segment (a multiple of 1024).
@@ -75,6 +77,7 @@ impl StoreConfig {
             tail_cache_bytes: 128 << 20,
             flush_interval: Duration::from_millis(10),
             flush_threshold_bytes: 2 << 20,
+            max_dirty_bytes: 16 << 20,
             async_sync_interval: Duration::from_millis(500),
             cq_units_per_segment: 307_200,
             cq_cache_chunks: 4,

@@ -675,7 +675,13 @@ impl ShardStore {
     fn room_for(&self, msgs: &[MessageInput], total: usize, keys: usize) -> Result<bool> {
         let s = self.inner.st.borrow();
         s.log.check_poisoned()?;
+        // Unwritten commitlog bytes are also capped well below the cache
+        // size: an appender that finds no room waits, the executor goes idle
+        // and its reactor reaps write completions. Without the cap a shard
+        // that never waits reaps them only at glommio's 100 ms preemption.
+        let dirty = s.log.area.write_pos() - s.log.area.written_pos();
         Ok(s.log.has_room(total)
+            && dirty <= self.inner.cfg.max_dirty_bytes
             && !s.index.is_full_for(keys)
             && s.index.entries_room(keys)
             && msgs.iter().all(|m| {
