@@ -176,8 +176,13 @@ fn engine_phase(
             let queues: Vec<u32> = (0..shards as u32 * 8)
                 .filter(|&q| shard_of(&topic, q, shards) == shard)
                 .collect();
-            let body: Rc<Vec<u8>> =
-                Rc::new((0..record_bytes).map(|i| b'a' + (i % 26) as u8).collect());
+            // One shared body: a broker hands the engine a slice of the
+            // network buffer, it does not copy the body per message either.
+            let body = bytes::Bytes::from(
+                (0..record_bytes)
+                    .map(|i| b'a' + (i % 26) as u8)
+                    .collect::<Vec<u8>>(),
+            );
             let hist = Rc::new(RefCell::new(new_hist()));
             let msgs = Rc::new(Cell::new(0u64));
             let bytes = Rc::new(Cell::new(0u64));
@@ -212,7 +217,8 @@ fn engine_phase(
                             shard,
                             n
                         );
-                        let msg = MessageInput::simple(&topic, qid, &body, &props);
+                        let mut msg = MessageInput::simple(&topic, qid, &[], &props);
+                        msg.body = body.clone();
                         let t0 = Instant::now();
                         match store.append(std::slice::from_ref(&msg)).await {
                             Ok(r) => {
