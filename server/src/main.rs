@@ -6,6 +6,8 @@
 //! built yet: `serve` says so at start.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use ringmq_engine::shard::{run_shards, StoreRoot};
@@ -72,16 +74,29 @@ fn main() {
                 cfg.flush_mode = FlushMode::Sync;
             }
             tracing::warn!("the remoting front end (issue #3) is not built yet: the engine runs, no port is opened");
+            // SIGINT / SIGTERM: every shard writes a clean checkpoint and stops.
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+                    eprintln!("ringmq: cannot install signal handler: {e}");
+                    std::process::exit(2);
+                }
+            }
             let r = run_shards(shards, &cpus, move |shard| {
                 let cfg = cfg.clone();
+                let stop = stop.clone();
                 async move {
                     match ShardStore::open(cfg, shard, ShardEnv::real()).await {
                         Ok(store) => {
                             tracing::info!(shard, "shard ready");
-                            // Keep the shard (and its flush/checkpoint/retention tasks) alive.
-                            let _store = store;
-                            loop {
-                                glommio::timer::sleep(std::time::Duration::from_secs(3600)).await;
+                            while !stop.load(Ordering::Relaxed) {
+                                glommio::timer::sleep(std::time::Duration::from_millis(100)).await;
+                            }
+                            match store.shutdown().await {
+                                Ok(()) => tracing::info!(shard, "shard stopped cleanly"),
+                                Err(e) => {
+                                    tracing::error!(shard, error = %e, "clean shutdown failed")
+                                }
                             }
                         }
                         Err(e) => {
