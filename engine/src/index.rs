@@ -244,13 +244,17 @@ impl KeyIndex {
                 tracing::warn!(path = %slots_path.display(), "index header invalid, skipped");
                 continue;
             };
-            let entries = SegmentedLog::open(
+            let mut entries = SegmentedLog::open(
                 disk.clone(),
                 &fdir.join("entries"),
                 entries_geometry(&geo, 2),
                 0,
             )
             .await?;
+            // A sealed file holds exactly `count` entries (its header says so).
+            entries
+                .reset_tail(header.count.min(geo.entries) as u64 * ENTRY_BYTES as u64)
+                .await?;
             sealed.push(SealedFile {
                 id,
                 header,

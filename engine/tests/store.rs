@@ -287,3 +287,84 @@ fn batch_gets_consecutive_offsets() {
         assert_eq!(store.max_offset(&QueueKey::new("B", 2)), QueueOffset(5));
     });
 }
+
+#[test]
+fn key_index_rolls_files_and_survives_restart() {
+    run(|| async {
+        let disk = FaultDisk::new();
+        let mut cfg = StoreConfig::small_for_tests("/idx", 1);
+        // Two keys per message (UNIQ_KEY, key-<seq>, common): a file every ~340 messages.
+        cfg.index_entries = 1024;
+        cfg.index_slots = 64;
+        let store = ShardStore::open(cfg.clone(), 0, env_with(Rc::new(disk.clone())))
+            .await
+            .unwrap();
+        for seq in 0..3000u64 {
+            store
+                .append(&[msg("I", (seq % 2) as u32, seq, 50)])
+                .await
+                .unwrap();
+        }
+        let check = |store: ShardStore| async move {
+            let mut missing = Vec::new();
+            for seq in 0..3000u64 {
+                let found = store
+                    .query_by_key("I", &format!("key-{seq}"), 0, i64::MAX, 4)
+                    .await
+                    .unwrap();
+                if found.is_empty() {
+                    missing.push(seq);
+                }
+            }
+            assert!(
+                missing.is_empty(),
+                "{} keys not found, first {:?}",
+                missing.len(),
+                &missing[..missing.len().min(20)]
+            );
+            for seq in [0u64, 1, 345, 1024, 2047, 2999] {
+                let found = store
+                    .query_by_key("I", &format!("key-{seq}"), 0, i64::MAX, 4)
+                    .await
+                    .unwrap();
+                assert_eq!(found.len(), 1, "key-{seq}");
+                assert_eq!(
+                    record::decode(&found[0], true).unwrap().born_timestamp,
+                    seq as i64
+                );
+                let u = store
+                    .query_by_key("I", &format!("U{seq:016X}"), 0, i64::MAX, 4)
+                    .await
+                    .unwrap();
+                assert_eq!(u.len(), 1, "uniq key of {seq}");
+            }
+            // Newest first, capped at the asked maximum.
+            let common = store
+                .query_by_key("I", "common", 0, i64::MAX, 10)
+                .await
+                .unwrap();
+            assert_eq!(common.len(), 10);
+            assert_eq!(
+                record::decode(&common[0], true).unwrap().born_timestamp,
+                2999
+            );
+            assert!(store
+                .query_by_key("I", "absent", 0, i64::MAX, 4)
+                .await
+                .unwrap()
+                .is_empty());
+            assert!(store
+                .query_by_key("Other", "key-5", 0, i64::MAX, 4)
+                .await
+                .unwrap()
+                .is_empty());
+        };
+        check(store.clone()).await;
+        store.shutdown().await.unwrap();
+        drop(store);
+        let store = ShardStore::open(cfg, 0, env_with(Rc::new(disk)))
+            .await
+            .unwrap();
+        check(store).await;
+    });
+}
