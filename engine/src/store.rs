@@ -184,6 +184,30 @@ struct DispatchInfo {
     store_timestamp: i64,
 }
 
+/// The index keys of a message: its `UNIQ_KEY`, then the space-separated
+/// `KEYS` tokens, at most `MAX_KEYS_PER_MESSAGE`. Appends and recovery replay
+/// use this one rule, so a replayed index equals the live one.
+fn message_keys(properties: &str) -> Vec<&str> {
+    let mut keys = Vec::new();
+    if let Some(u) = record::property_value(properties, property::UNIQ_KEY) {
+        if !u.is_empty() {
+            keys.push(u);
+        }
+    }
+    if let Some(k) = record::property_value(properties, property::KEYS) {
+        keys.extend(k.split(' ').filter(|s| !s.is_empty()));
+    }
+    keys.truncate(MAX_KEYS_PER_MESSAGE);
+    keys
+}
+
+/// Messages of `msgs` that go to the queue of `m`.
+fn units_for(msgs: &[MessageInput], m: &MessageInput) -> usize {
+    msgs.iter()
+        .filter(|x| x.queue_id == m.queue_id && x.topic == m.topic)
+        .count()
+}
+
 /// What an append needs to know of a message, parsed once.
 struct Prepared<'a> {
     len: usize,
@@ -194,25 +218,11 @@ struct Prepared<'a> {
 impl<'a> Prepared<'a> {
     fn of(m: &'a MessageInput, max_body: usize) -> Result<Self> {
         let len = m.validate(max_body)?;
-        let mut tags_code = 0;
-        let mut keys = Vec::new();
-        let mut uniq = None;
-        for (k, v) in record::properties_iter(&m.properties) {
-            match k {
-                property::TAGS => tags_code = record::tags_code(Some(v)),
-                property::UNIQ_KEY if !v.is_empty() => uniq = Some(v),
-                property::KEYS => keys.extend(v.split(' ').filter(|s| !s.is_empty())),
-                _ => {}
-            }
-        }
-        if let Some(u) = uniq {
-            keys.insert(0, u);
-        }
-        keys.truncate(MAX_KEYS_PER_MESSAGE);
+        let tags_code = record::tags_code(record::property_value(&m.properties, property::TAGS));
         Ok(Prepared {
             len,
             tags_code,
-            keys,
+            keys: message_keys(&m.properties),
         })
     }
 }
@@ -246,19 +256,6 @@ impl Drop for RoomTurn<'_> {
             .retain(|t| *t != self.ticket);
         self.inner.progress.notify_all();
     }
-}
-
-fn index_keys(properties: &str) -> Vec<String> {
-    let mut keys = Vec::new();
-    if let Some(u) = record::property_value(properties, property::UNIQ_KEY) {
-        if !u.is_empty() {
-            keys.push(u.to_string());
-        }
-    }
-    if let Some(k) = record::property_value(properties, property::KEYS) {
-        keys.extend(k.split(' ').filter(|s| !s.is_empty()).map(str::to_string));
-    }
-    keys
 }
 
 impl ShardStore {
@@ -408,6 +405,26 @@ impl ShardStore {
                     .map_err(|e| StoreError::io("read commitlog", file.path(), e))?;
                 buf_pos = pos;
             }
+            // A record larger than the window (written under a larger
+            // maxMessageSize) is read whole rather than taken as torn.
+            let at = (pos - buf_pos) as usize;
+            if let Some(head) = buf.get(at..at + 8) {
+                let size = i32::from_be_bytes(head[0..4].try_into().expect("4"));
+                let magic = i32::from_be_bytes(head[4..8].try_into().expect("4"));
+                let avail = buf.len() - at;
+                if (magic == record::MAGIC_V1 || magic == record::MAGIC_V2)
+                    && size > 0
+                    && size as usize > avail
+                    && size as usize <= seg_left
+                    && size as usize <= crate::limits::MAX_READ_BYTES
+                {
+                    buf = file
+                        .read_at(pos - seg_start, size as usize)
+                        .await
+                        .map_err(|e| StoreError::io("read commitlog", file.path(), e))?;
+                    buf_pos = pos;
+                }
+            }
             let at = (pos - buf_pos) as usize;
             let bytes = &buf[at..];
             let step = classify(bytes, pos, seg_left, round_start, || {
@@ -427,7 +444,10 @@ impl ShardStore {
                         consumable: v.is_consumable(),
                         rollback: v.transaction_type() == record::sysflag::TRANSACTION_ROLLBACK,
                         tags_code: v.tags_code(),
-                        keys: index_keys(v.properties),
+                        keys: message_keys(v.properties)
+                            .into_iter()
+                            .map(str::to_string)
+                            .collect(),
                         store_timestamp: v.store_timestamp,
                     });
                     pos += len as u64;
@@ -612,6 +632,7 @@ impl ShardStore {
             keys += p.keys.len();
             prepared.push(p);
         }
+        self.check_fits(msgs, total, keys)?;
         for m in msgs {
             if self
                 .inner
@@ -671,6 +692,35 @@ impl ShardStore {
         Ok(result)
     }
 
+    /// Refuses an append that could never find room (it would wait forever
+    /// at the head of the line and stall the shard).
+    fn check_fits(&self, msgs: &[MessageInput], total: usize, keys: usize) -> Result<()> {
+        let cfg = &self.inner.cfg;
+        if total as u64 > cfg.tail_cache_bytes / 2 || total as u64 > cfg.max_dirty_bytes / 2 {
+            return Err(StoreError::MessageIllegal(format!(
+                "batch of {total} bytes is larger than half the tail cache or dirty limit"
+            )));
+        }
+        let index_cap = ((INDEX_CACHE_CHUNKS - 1) * 1024).min(cfg.index_entries as usize);
+        if keys > index_cap {
+            return Err(StoreError::MessageIllegal(format!(
+                "batch carries {keys} index keys, at most {index_cap}"
+            )));
+        }
+        let queue_cap =
+            cfg.cq_cache_chunks.saturating_sub(1) * crate::consume_queue::CQ_UNITS_PER_CHUNK;
+        for m in msgs {
+            let n = units_for(msgs, m);
+            if n > queue_cap {
+                return Err(StoreError::MessageIllegal(format!(
+                    "batch puts {n} messages into {}:{}, at most {queue_cap}",
+                    m.topic, m.queue_id
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether the commitlog, the queues and the index have room for this append now.
     fn room_for(&self, msgs: &[MessageInput], total: usize, keys: usize) -> Result<bool> {
         let s = self.inner.st.borrow();
@@ -687,7 +737,7 @@ impl ShardStore {
             && msgs.iter().all(|m| {
                 s.queues
                     .get_by(&m.topic, m.queue_id)
-                    .is_none_or(|q| q.has_room(msgs.len()))
+                    .is_none_or(|q| q.has_room(units_for(msgs, m)))
             }))
     }
 
@@ -707,6 +757,11 @@ impl ShardStore {
         prepared: &[Prepared<'_>],
         total: usize,
     ) -> Result<(AppendResult, u64)> {
+        if self.inner.stopping.get() {
+            // A shutdown began while this append waited: its clean
+            // checkpoint must describe everything acknowledged.
+            return Err(StoreError::ShuttingDown);
+        }
         let mut guard = self.inner.st.borrow_mut();
         let s = &mut *guard;
         s.log.check_poisoned()?;
@@ -857,8 +912,7 @@ impl ShardStore {
             let derived = !kicked
                 || self.inner.cfg.flush_mode == FlushMode::Async
                 || !self.inner.room_line.borrow().is_empty();
-            if let Err(e) = self.flush_round_mode(false, bulk, derived).await {
-                self.poison(e);
+            if self.flush_round_mode(false, bulk, derived).await.is_err() {
                 break;
             }
             if self.inner.stopping.get() {
@@ -867,7 +921,12 @@ impl ShardStore {
         }
     }
 
-    fn poison(&self, e: StoreError) {
+    /// After a failed write or fdatasync nothing more is acknowledged: the
+    /// log is poisoned and every waiting SYNC_FLUSH append fails.
+    fn poison(&self, e: &StoreError) {
+        if matches!(e, StoreError::Poisoned { .. }) {
+            return;
+        }
         let cause = e.to_string();
         self.inner.st.borrow_mut().log.poison(cause.clone());
         let shard = self.inner.shard;
@@ -888,6 +947,17 @@ impl ShardStore {
     }
 
     async fn flush_round_mode(&self, force_sync: bool, bulk: bool, derived: bool) -> Result<()> {
+        // Whoever runs the round (flusher, checkpoint, retention), a failure
+        // poisons the log: the files whose write or sync failed have left the
+        // unsynced list and must never be vouched for by a later sync.
+        let r = self.flush_round_inner(force_sync, bulk, derived).await;
+        if let Err(e) = &r {
+            self.poison(e);
+        }
+        r
+    }
+
+    async fn flush_round_inner(&self, force_sync: bool, bulk: bool, derived: bool) -> Result<()> {
         let _g = self.inner.flush_lock.acquire_permit(1).await;
         let now = self.inner.env.clock.now_ms();
         let (end, need_sync) = {
@@ -898,6 +968,8 @@ impl ShardStore {
                 let cap = s.log.area.written_pos() + BULK_ROUND_BYTES;
                 let end = s.log.area.write_pos().min(cap) / cb * cb;
                 if end <= s.log.area.written_pos() {
+                    drop(s);
+                    self.inner.progress.notify_all();
                     return Ok(());
                 }
                 (end, false)
@@ -1080,7 +1152,10 @@ impl ShardStore {
         self.flush_round(true).await?;
         // ...and synced.
         let files: Vec<_> = self.inner.unsynced_derived.borrow_mut().drain(..).collect();
-        sync_files(&files).await?;
+        if let Err(e) = sync_files(&files).await {
+            self.poison(&e);
+            return Err(e);
+        }
         assert!(
             self.inner.st.borrow().log.durable_pos() >= cp.log_resume,
             "checkpoint ahead of the durable log"

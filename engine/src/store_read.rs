@@ -75,6 +75,15 @@ impl ShardStore {
             match q.read_cached(from, n) {
                 Some(u) => UnitsRead::Ready(u),
                 None => {
+                    // Below the tail cache everything is written; read only
+                    // that part from disk (the cached rest comes next call).
+                    let cache_start = q.area.cache_start() / CQ_UNIT_BYTES as u64;
+                    let n = if from.0 < cache_start {
+                        n.min((cache_start - from.0) as usize)
+                    } else {
+                        n
+                    };
+                    debug_assert!(q.area.cache_start() <= q.area.written_pos());
                     let n = q.disk_span(from, n);
                     UnitsRead::Pending(
                         q.area
@@ -100,9 +109,10 @@ impl ShardStore {
         if len > MAX_READ_BYTES {
             return Err(StoreError::MessageIllegal(format!("read of {len} bytes")));
         }
-        let fut = {
+        let (fut, disk_len) = {
             let s = self.inner.st.borrow();
-            if pos.0 < s.log.area.min_pos() || pos.0 + len as u64 > s.log.area.write_pos() {
+            let end = pos.0.checked_add(len as u64);
+            if pos.0 < s.log.area.min_pos() || end.is_none_or(|e| e > s.log.area.write_pos()) {
                 return Err(StoreError::Corrupt {
                     path: s.log.area.dir().to_path_buf(),
                     what: format!("read of {len} bytes at {pos:?} outside the log"),
@@ -112,16 +122,36 @@ impl ShardStore {
             if s.log.area.read_cached(pos.0, len, &mut out) {
                 return Ok(out);
             }
-            s.log.area.read_disk(pos.0, len)?
+            // Bytes below the tail cache are all written; only those come
+            // from disk, the rest from memory once the read is back.
+            let cache_start = s.log.area.cache_start();
+            debug_assert!(cache_start <= s.log.area.written_pos());
+            let disk_len = (cache_start.saturating_sub(pos.0) as usize).min(len);
+            (s.log.area.read_disk(pos.0, disk_len)?, disk_len)
         };
-        let b = fut
+        let mut b = fut
             .await
             .map_err(|e| StoreError::io("read commitlog", self.inner.dir.join("commitlog"), e))?;
-        if b.len() != len {
+        if b.len() != disk_len {
             return Err(StoreError::Corrupt {
                 path: self.inner.dir.join("commitlog"),
                 what: format!("short read at {pos:?}"),
             });
+        }
+        if disk_len < len {
+            let rest = pos.0 + disk_len as u64;
+            let ok = self
+                .inner
+                .st
+                .borrow()
+                .log
+                .area
+                .read_cached(rest, len - disk_len, &mut b);
+            if !ok {
+                // The cache moved on while the disk read ran: read the rest again.
+                let more = Box::pin(self.read_log(LogOffset(rest), len - disk_len)).await?;
+                b.extend_from_slice(&more);
+            }
         }
         Ok(b)
     }
@@ -253,10 +283,10 @@ impl ShardStore {
             };
             let seg_end = seg + self.inner.cfg.commitlog_segment_bytes;
             let mut j = i + 1;
-            let mut end = first.log_offset.0 + first.size as u64;
+            let mut end = first.log_offset.0.saturating_add(first.size as u64);
             while j < units.len() {
                 let u = units[j].1;
-                let e = u.log_offset.0 + u.size as u64;
+                let e = u.log_offset.0.saturating_add(u.size as u64);
                 if u.log_offset.0 < end
                     || u.log_offset.0 > end + COALESCE_GAP
                     || e > seg_end

@@ -245,6 +245,25 @@ fn limits_are_error_values() {
             store.append(&[m]).await,
             Err(StoreError::PropertiesTooLong { .. })
         ));
+        // A batch that could never find room is refused, not left waiting forever.
+        let too_many: Vec<_> = (0..1025).map(|i| msg("T", 0, i, 1)).collect();
+        assert!(matches!(
+            store.append(&too_many).await,
+            Err(StoreError::MessageIllegal(_))
+        ));
+        let mut many_keys = msg("T", 0, 1, 1);
+        many_keys.properties = format!(
+            "KEYS\u{1}{}",
+            (0..5000)
+                .map(|i| format!("k{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        let batch: Vec<_> = (0..80).map(|_| many_keys.clone()).collect();
+        assert!(matches!(
+            store.append(&batch).await,
+            Err(StoreError::MessageIllegal(_))
+        ));
         // A record id that is not a record start is an error, not a panic.
         let r = store.append(&[msg("T", 0, 2, 10)]).await.unwrap();
         assert!(store
@@ -366,5 +385,58 @@ fn key_index_rolls_files_and_survives_restart() {
             .await
             .unwrap();
         check(store).await;
+    });
+}
+
+#[test]
+fn reads_spanning_the_tail_cache_start_after_restart_see_unwritten_appends() {
+    run(|| async {
+        let disk = FaultDisk::new();
+        let mut cfg = StoreConfig::small_for_tests("/span", 1);
+        // Nothing is written back during the test unless asked.
+        cfg.flush_interval = std::time::Duration::from_secs(3600);
+        cfg.checkpoint_interval = std::time::Duration::from_secs(3600);
+        cfg.flush_threshold_bytes = 64 << 20;
+        let store = ShardStore::open(cfg.clone(), 0, env_with(Rc::new(disk.clone())))
+            .await
+            .unwrap();
+        for seq in 0..1500u64 {
+            store.append(&[msg("S", 0, seq, 300)]).await.unwrap();
+        }
+        store.shutdown().await.unwrap();
+        drop(store);
+        // After the restart each tail cache holds one chunk; new appends stay in memory.
+        let store = ShardStore::open(cfg, 0, env_with(Rc::new(disk)))
+            .await
+            .unwrap();
+        for seq in 1500..1510u64 {
+            store.append(&[msg("S", 0, seq, 300)]).await.unwrap();
+        }
+        let key = QueueKey::new("S", 0);
+        let mut off = QueueOffset(1000);
+        let mut seen = 0u64;
+        while off < store.max_offset(&key) {
+            let r = store
+                .get_messages(&key, off, 64, 1 << 20, &|_| true)
+                .await
+                .unwrap();
+            assert_eq!(r.status, GetStatus::Found, "at {off:?}");
+            for (rec, qo) in r.messages.iter().zip(&r.queue_offsets) {
+                let v = record::decode(rec, true).expect("intact record");
+                assert_eq!(
+                    v.born_timestamp as u64, qo.0,
+                    "record at queue offset {qo:?}"
+                );
+                seen += 1;
+            }
+            off = r.next_begin_offset;
+        }
+        assert_eq!(seen, 510);
+        // A read of the log that starts on disk and ends in memory.
+        let first = store
+            .get_messages(&key, QueueOffset(1499), 2, 1 << 20, &|_| true)
+            .await
+            .unwrap();
+        assert_eq!(first.messages.len(), 2);
     });
 }
