@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! u32 magic "RMCK" | u32 total length | u64 seq | u16 shard | u16 shards | u32 flags (bit0 clean)
-//! u64 log_resume | u64 log_min | i64 last_store_timestamp
+//! u64 log_resume | u64 log_min | i64 last_store_timestamp | u32 generation
 //! u64 index_id | index header (i64 begin_ts, i64 end_ts, u64 begin_off, u64 end_off, u32 count)
 //! u32 queue count, then per queue: u16 topic len, topic, u32 qid, u64 min, u64 max, u64 last_log_end
 //! u32 crc32 of everything before
@@ -44,6 +44,8 @@ pub struct Checkpoint {
     pub log_resume: u64,
     pub log_min: u64,
     pub last_store_timestamp: i64,
+    /// The generation of the life that wrote this checkpoint (round markers carry it).
+    pub generation: u32,
     pub index_id: u64,
     pub index_header: IndexHeader,
     pub queues: Vec<QueueState>,
@@ -61,6 +63,7 @@ impl Checkpoint {
         b.extend_from_slice(&self.log_resume.to_be_bytes());
         b.extend_from_slice(&self.log_min.to_be_bytes());
         b.extend_from_slice(&self.last_store_timestamp.to_be_bytes());
+        b.extend_from_slice(&self.generation.to_be_bytes());
         b.extend_from_slice(&self.index_id.to_be_bytes());
         let h = &self.index_header;
         b.extend_from_slice(&h.begin_timestamp.to_be_bytes());
@@ -110,6 +113,7 @@ impl Checkpoint {
             log_resume: r.u64()?,
             log_min: r.u64()?,
             last_store_timestamp: r.u64()? as i64,
+            generation: r.u32()?,
             index_id: r.u64()?,
             index_header: IndexHeader {
                 begin_timestamp: r.u64()? as i64,
@@ -234,6 +238,7 @@ mod tests {
             log_resume: 99,
             log_min: 0,
             last_store_timestamp: 5,
+            generation: 9,
             index_id: 3,
             index_header: IndexHeader {
                 count: 4,

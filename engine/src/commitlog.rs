@@ -11,8 +11,15 @@
 //! contains it, marker included, was written and fdatasynced.
 //!
 //! ```text
-//! marker: i32 TOTALSIZE=24 | i32 MAGIC=0x524D5121 | u64 round start | u32 crc32(round bytes) | u32 crc32(marker[0..20])
+//! marker: i32 TOTALSIZE=32 | i32 MAGIC=0x524D5121 | u64 round start | u32 generation
+//!         | u32 crc32(round bytes) | u32 reserved (0) | u32 crc32(marker[0..28])
 //! ```
+//!
+//! **Generations.** Every start of the store is a new generation (recorded
+//! in the checkpoint) and every marker carries it. Along the log the
+//! generations never decrease, so a round left on disk by an earlier life,
+//! past a point where recovery truncated, is never taken for a round of a
+//! later one.
 //!
 //! **Segment end.** When a batch (plus a marker and the smallest blank) does
 //! not fit in the segment, the round is closed with a marker, then a blank
@@ -24,18 +31,19 @@ use crate::offset::LogOffset;
 use crate::record::{self, RecordDefect, BLANK_MIN_BYTES, MAGIC_BLANK, MAGIC_V1, MAGIC_V2};
 use crate::segmented::SegmentedLog;
 
-pub const MARKER_BYTES: usize = 24;
+pub const MARKER_BYTES: usize = 32;
 pub const MAGIC_ROUND: i32 = 0x524D_5121;
 
 /// Encodes the marker that closes the round `[round_start, marker position)`.
-pub fn encode_marker(round_start: u64, round_crc: u32) -> [u8; MARKER_BYTES] {
+pub fn encode_marker(round_start: u64, generation: u32, round_crc: u32) -> [u8; MARKER_BYTES] {
     let mut m = [0u8; MARKER_BYTES];
     m[0..4].copy_from_slice(&(MARKER_BYTES as i32).to_be_bytes());
     m[4..8].copy_from_slice(&MAGIC_ROUND.to_be_bytes());
     m[8..16].copy_from_slice(&round_start.to_be_bytes());
-    m[16..20].copy_from_slice(&round_crc.to_be_bytes());
-    let self_crc = crc32fast::hash(&m[0..20]);
-    m[20..24].copy_from_slice(&self_crc.to_be_bytes());
+    m[16..20].copy_from_slice(&generation.to_be_bytes());
+    m[20..24].copy_from_slice(&round_crc.to_be_bytes());
+    let self_crc = crc32fast::hash(&m[0..28]);
+    m[28..32].copy_from_slice(&self_crc.to_be_bytes());
     m
 }
 
@@ -50,10 +58,18 @@ pub struct Commitlog {
     durable_pos: u64,
     poisoned: Option<String>,
     pub last_store_timestamp: i64,
+    /// This life's generation, written into every marker.
+    generation: u32,
 }
 
 impl Commitlog {
-    pub fn new(area: SegmentedLog, shard: u16, end: u64, last_store_timestamp: i64) -> Self {
+    pub fn new(
+        area: SegmentedLog,
+        shard: u16,
+        end: u64,
+        last_store_timestamp: i64,
+        generation: u32,
+    ) -> Self {
         Commitlog {
             area,
             shard,
@@ -62,6 +78,7 @@ impl Commitlog {
             durable_pos: end,
             poisoned: None,
             last_store_timestamp,
+            generation,
         }
     }
 
@@ -75,6 +92,10 @@ impl Commitlog {
         self.round_start = end;
         self.round_crc = crc32fast::Hasher::new();
         self.durable_pos = end;
+    }
+
+    pub fn generation(&self) -> u32 {
+        self.generation
     }
 
     pub fn write_pos(&self) -> LogOffset {
@@ -165,7 +186,7 @@ impl Commitlog {
             return;
         }
         let crc = std::mem::replace(&mut self.round_crc, crc32fast::Hasher::new()).finalize();
-        let m = encode_marker(self.round_start, crc);
+        let m = encode_marker(self.round_start, self.generation, crc);
         self.area.append(&m);
         self.round_start = self.area.write_pos();
     }
@@ -184,8 +205,9 @@ impl Commitlog {
 pub enum ScanStep {
     /// A well-formed record of this many bytes; kept only if a marker closes its round.
     Record(usize),
-    /// A marker whose checksum matches the round: everything before it is kept.
-    RoundClosed,
+    /// A marker whose checksum matches the round: everything before it is
+    /// kept. Its generation is the least the next marker may carry.
+    RoundClosed { generation: u32 },
     /// A blank record at the end of a segment, after a closed round: continue in the next segment.
     NextSegment,
     /// The log ends here; anything after the last closed round is discarded.
@@ -208,6 +230,9 @@ pub enum EndReason {
     WrongOffset,
     /// A marker that is torn, stale, or whose round checksum does not match.
     BadMarker,
+    /// A marker of an older generation than one already passed, or of a
+    /// generation that has not happened yet: bytes of an earlier life.
+    StaleGeneration,
     /// A blank record inside an open round, or of the wrong length.
     BadBlank,
 }
@@ -215,12 +240,15 @@ pub enum EndReason {
 /// Classifies the bytes at log position `pos`. `bytes` starts at `pos` and
 /// holds everything up to the segment end or at least a whole record;
 /// `seg_left` is the number of bytes left in the segment; `round_start` and
-/// `round_crc` describe the round opened by the last closed marker.
+/// `round_crc` describe the round opened by the last closed marker;
+/// `generations` is the range a marker here may carry (from the last
+/// accepted marker's generation to the current life's, exclusive).
 pub fn classify(
     bytes: &[u8],
     pos: u64,
     seg_left: usize,
     round_start: u64,
+    generations: std::ops::Range<u32>,
     round_crc: impl FnOnce() -> u32,
 ) -> ScanStep {
     if seg_left < 8 || bytes.len() < 8 {
@@ -244,17 +272,21 @@ pub fn classify(
                 return ScanStep::End(EndReason::BadMarker);
             }
             let m = &bytes[..MARKER_BYTES];
-            let self_crc = u32::from_be_bytes(m[20..24].try_into().expect("4"));
+            let self_crc = u32::from_be_bytes(m[28..32].try_into().expect("4"));
             let start = u64::from_be_bytes(m[8..16].try_into().expect("8"));
-            let crc = u32::from_be_bytes(m[16..20].try_into().expect("4"));
-            if crc32fast::hash(&m[0..20]) != self_crc || start != round_start || pos == round_start
+            let generation = u32::from_be_bytes(m[16..20].try_into().expect("4"));
+            let crc = u32::from_be_bytes(m[20..24].try_into().expect("4"));
+            if crc32fast::hash(&m[0..28]) != self_crc || start != round_start || pos == round_start
             {
                 return ScanStep::End(EndReason::BadMarker);
+            }
+            if !generations.contains(&generation) {
+                return ScanStep::End(EndReason::StaleGeneration);
             }
             if round_crc() != crc {
                 return ScanStep::End(EndReason::BadMarker);
             }
-            ScanStep::RoundClosed
+            ScanStep::RoundClosed { generation }
         }
         MAGIC_V1 | MAGIC_V2 => {
             if size < 48 || size as usize > seg_left {
@@ -288,6 +320,18 @@ mod tests {
         out
     }
 
+    #[test]
+    fn markers_of_an_older_or_future_generation_are_stale() {
+        let old = encode_marker(100, 2, 0xABCD);
+        let future = encode_marker(100, 7, 0xABCD);
+        for m in [old, future] {
+            assert_eq!(
+                classify(&m, 300, 4096, 100, 3..7, || 0xABCD),
+                ScanStep::End(EndReason::StaleGeneration)
+            );
+        }
+    }
+
     /// The recovery decision table: one row per observation, each with exactly one decision.
     #[test]
     fn recovery_decision_table() {
@@ -299,7 +343,7 @@ mod tests {
         torn_props[l - 1] = 0; // property byte lost: BODYCRC cannot see it, the marker can
         let mut bad_len = good.clone();
         bad_len[3] = bad_len[3].wrapping_add(1);
-        let marker = encode_marker(100, 0xABCD);
+        let marker = encode_marker(100, 5, 0xABCD);
         let mut torn_marker = marker;
         torn_marker[10] ^= 1;
         let mut blank = vec![0u8; 64];
@@ -309,6 +353,7 @@ mod tests {
         let garbage = vec![0x5Au8; 64];
 
         type Row<'a> = (&'a str, &'a [u8], u64, usize, u64, u32, ScanStep);
+        let gens = 3..7; // markers of generations 3..=6 are acceptable here
         let rows: Vec<Row> = vec![
             (
                 "valid record",
@@ -407,7 +452,7 @@ mod tests {
                 4096,
                 100,
                 0xABCD,
-                ScanStep::RoundClosed,
+                ScanStep::RoundClosed { generation: 5 },
             ),
             (
                 "marker with wrong round crc",
@@ -474,7 +519,7 @@ mod tests {
             ),
         ];
         for (name, bytes, pos, left, round_start, crc, want) in rows {
-            let got = classify(bytes, pos, left, round_start, || crc);
+            let got = classify(bytes, pos, left, round_start, gens.clone(), || crc);
             assert_eq!(got, want, "row: {name}");
         }
     }

@@ -315,7 +315,15 @@ impl ShardStore {
             queues.insert_if_absent(key, cq);
         }
         let resume = cp.log_resume.max(area.min_pos());
-        let log = Commitlog::new(area, shard, resume, cp.last_store_timestamp);
+        // A new life: its markers carry a generation no earlier life used.
+        let generation = cp
+            .generation
+            .checked_add(1)
+            .ok_or_else(|| StoreError::Corrupt {
+                path: dir.clone(),
+                what: "store generation exhausted".into(),
+            })?;
+        let log = Commitlog::new(area, shard, resume, cp.last_store_timestamp, generation);
         let inner = Rc::new(Inner {
             shard,
             dir: dir.clone(),
@@ -376,6 +384,8 @@ impl ShardStore {
         let mut pos = resume;
         let mut round_start = resume;
         let mut hasher = crc32fast::Hasher::new();
+        let current_generation = st.borrow().log.generation();
+        let mut min_generation = 0u32;
         let mut tentative: Vec<DispatchInfo> = Vec::new();
         let mut committed_end = resume;
         let mut buf: Vec<u8> = Vec::new();
@@ -427,9 +437,14 @@ impl ShardStore {
             }
             let at = (pos - buf_pos) as usize;
             let bytes = &buf[at..];
-            let step = classify(bytes, pos, seg_left, round_start, || {
-                hasher.clone().finalize()
-            });
+            let step = classify(
+                bytes,
+                pos,
+                seg_left,
+                round_start,
+                min_generation..current_generation,
+                || hasher.clone().finalize(),
+            );
             match step {
                 ScanStep::Record(len) => {
                     let rec = &bytes[..len];
@@ -452,7 +467,8 @@ impl ShardStore {
                     });
                     pos += len as u64;
                 }
-                ScanStep::RoundClosed => {
+                ScanStep::RoundClosed { generation } => {
+                    min_generation = generation;
                     pos += MARKER_BYTES as u64;
                     for d in tentative.drain(..) {
                         self.dispatch_recovered(d).await?;
@@ -1143,6 +1159,7 @@ impl ShardStore {
                 log_resume: s.log.area.write_pos(),
                 log_min: s.log.min_offset().0,
                 last_store_timestamp: s.log.last_store_timestamp,
+                generation: s.log.generation(),
                 index_id,
                 index_header,
                 queues,
