@@ -169,6 +169,13 @@ impl Disk for DmaDisk {
                     len = want;
                 }
             }
+            if !exists {
+                // Make the new directory entry durable too: fdatasync of the
+                // file does not cover its name (rare: one per segment).
+                if let Some(dir) = path.parent() {
+                    std::fs::File::open(dir)?.sync_all()?;
+                }
+            }
             let seg: Rc<dyn SegmentFile> = Rc::new(DmaSegment {
                 file: Rc::new(file),
                 len,

@@ -184,6 +184,12 @@ impl Disk for FaultDisk {
         Box::pin(async move {
             let existing = shared.files.borrow().get(&path).cloned();
             let f = match (existing, create_len) {
+                (Some(f), Some(len)) if (f.written.borrow().len() as u64) < len => {
+                    // Finish an interrupted preallocation.
+                    f.written.borrow_mut().resize(len as usize, 0);
+                    f.durable.borrow_mut().resize(len as usize, 0);
+                    f
+                }
                 (Some(f), _) => f,
                 (None, None) => {
                     return Err(io::Error::new(io::ErrorKind::NotFound, "no such file"))

@@ -93,7 +93,7 @@ impl SegmentedLog {
                 continue;
             }
             let path = dir.join(&name);
-            if len != geo.segment_bytes {
+            if len > geo.segment_bytes {
                 return Err(StoreError::Corrupt {
                     path,
                     what: format!("segment is {len} bytes, expected {}", geo.segment_bytes),
@@ -105,8 +105,17 @@ impl SegmentedLog {
                     what: "segment start is not on a segment boundary".into(),
                 });
             }
+            // A crash between creating a segment and preallocating it leaves
+            // it short; nothing acknowledged can be in it (its first write
+            // comes after the preallocation): finish the preallocation.
+            let create_len = if len < geo.segment_bytes {
+                tracing::warn!(path = %path.display(), len, "short segment from an interrupted creation, preallocating it");
+                Some(geo.segment_bytes)
+            } else {
+                None
+            };
             let f = disk
-                .open(&path, None)
+                .open(&path, create_len)
                 .await
                 .map_err(|e| StoreError::io("open segment", &path, e))?;
             segments.insert(start, f);

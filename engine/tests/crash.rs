@@ -215,3 +215,28 @@ fn damage_that_bodycrc_cannot_see_is_caught_by_the_round_checksum() {
         assert!(recovered.read_record(offs[5].log_offset).await.is_err());
     });
 }
+
+#[test]
+fn a_segment_left_short_by_an_interrupted_creation_is_completed_at_start() {
+    run(|| async {
+        use ringmq_engine::disk::Disk;
+        let disk = FaultDisk::new();
+        let cfg = StoreConfig::small_for_tests("/short", 1);
+        let store = ShardStore::open(cfg.clone(), 0, env_with(Rc::new(disk.clone())))
+            .await
+            .unwrap();
+        let a = store.append(&[msg("C", 0, 1, 100)]).await.unwrap().records[0];
+        store.shutdown().await.unwrap();
+        drop(store);
+        // The next segment was created but the crash came before its preallocation.
+        let next =
+            std::path::Path::new("/short/shard-0/commitlog").join(format!("{:020}", 1u64 << 20));
+        disk.open(&next, Some(4096)).await.unwrap();
+        let store = ShardStore::open(cfg, 0, env_with(Rc::new(disk.clone())))
+            .await
+            .unwrap();
+        assert!(store.read_record(a.log_offset).await.is_ok());
+        // Completed to full length, then dropped as lying past the recovered end.
+        assert!(disk.contents(&next).is_none_or(|c| c.len() == 1 << 20));
+    });
+}
