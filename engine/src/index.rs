@@ -366,9 +366,6 @@ impl KeyIndex {
         true
     }
 
-    pub fn is_full(&self) -> bool {
-        self.active.header.count >= self.geo.entries
-    }
 
     /// Whether `n` more entries overflow the active file.
     pub fn is_full_for(&self, n: usize) -> bool {

@@ -6,7 +6,7 @@
 //! - [`record`], [`offset`], [`limits`], [`error`]: formats, strong types, limits;
 //! - [`disk`] (trait + glommio) and [`fault_disk`] (crash-test implementation);
 //! - [`segmented`]: segment files + aligned tail cache + write-back;
-//! - [`commitlog`], [`consume_queue`], [`index`], [`checkpoint`]: the structures;
+//! - [`commitlog`], [`consume_queue`], [`queue_table`], [`index`], [`checkpoint`]: the structures;
 //! - [`store`]: one shard's store (append, reads, flush, recovery, retention);
 //! - [`shard`]: placement, the store root (lock, shard count), starting shards.
 
