@@ -366,7 +366,6 @@ impl KeyIndex {
         true
     }
 
-
     /// Whether `n` more entries overflow the active file.
     pub fn is_full_for(&self, n: usize) -> bool {
         self.active.header.count as usize + n > self.geo.entries as usize
