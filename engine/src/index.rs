@@ -464,16 +464,16 @@ impl KeyIndex {
                 key_hash: kh,
                 header: self.active.header,
                 head: ProbeHead::Memory(self.active.slots[slot as usize]),
-                file: FileRef::Active,
+                file: FileRef(self.active.id),
             });
         }
-        for (i, s) in self.sealed.iter().enumerate().rev() {
+        for s in self.sealed.iter().rev() {
             if overlaps(&s.header) {
                 out.push(IndexProbe {
                     key_hash: kh,
                     header: s.header,
                     head: ProbeHead::Disk(s.slots.clone(), HEADER_BYTES as u64 + slot as u64 * 4),
-                    file: FileRef::Sealed(i),
+                    file: FileRef(s.id),
                 });
             }
         }
@@ -482,12 +482,15 @@ impl KeyIndex {
 
     /// Reads entry `num` of a probed file: from memory if cached, else a disk read future.
     pub fn entry_read(&self, file: FileRef, num: u32) -> Result<EntryRead> {
-        let area = match file {
-            FileRef::Active => &self.active.entries,
-            FileRef::Sealed(i) => match self.sealed.get(i) {
+        // By file id, not position: the active file may roll and sealed
+        // files may be deleted while a walk awaits a read.
+        let area = if file.0 == self.active.id {
+            &self.active.entries
+        } else {
+            match self.sealed.iter().find(|s| s.id == file.0) {
                 Some(s) => &s.entries,
                 None => return Ok(EntryRead::Missing),
-            },
+            }
         };
         let pos = (num as u64 - 1) * ENTRY_BYTES as u64;
         if pos + ENTRY_BYTES as u64 > area.write_pos() {
@@ -501,12 +504,9 @@ impl KeyIndex {
     }
 }
 
-/// Which file a probe walks.
-#[derive(Clone, Copy, Debug)]
-pub enum FileRef {
-    Active,
-    Sealed(usize),
-}
+/// Which index file a probe walks (its id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRef(pub u64);
 
 pub enum ProbeHead {
     Memory(u32),

@@ -511,3 +511,108 @@ pub async fn sync_files(files: &[Rc<dyn SegmentFile>]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault_disk::FaultDisk;
+    use std::cell::RefCell;
+
+    fn geo() -> Geometry {
+        Geometry {
+            segment_bytes: 64 << 10,
+            chunk_bytes: 4096,
+            max_chunks: 4,
+        }
+    }
+
+    fn run<F: std::future::Future<Output = ()> + 'static>(f: impl FnOnce() -> F + Send + 'static) {
+        crate::shard::shard_executor(0, &[])
+            .spawn(f)
+            .expect("executor")
+            .join()
+            .expect("join");
+    }
+
+    #[test]
+    fn room_counts_unwritten_chunks_and_flush_frees_them() {
+        run(|| async {
+            let disk = FaultDisk::new();
+            let log = SegmentedLog::open(Rc::new(disk.clone()), Path::new("/seg"), geo(), 0)
+                .await
+                .unwrap();
+            let log = RefCell::new(log);
+            let data: Vec<u8> = (0..10_240u32).map(|i| (i % 251) as u8).collect();
+            log.borrow_mut().append(&data);
+            // 10 KiB unwritten + 7 KiB would need 5 chunks of 4 KiB: no room.
+            assert!(!log.borrow().has_room(7 << 10));
+            assert!(log.borrow().has_room(6 << 10));
+            flush_area(&log, |l| l, 10_240).await.unwrap();
+            assert_eq!(log.borrow().written_pos(), 10_240);
+            // Written chunks can be evicted now: only chunk 2 (8..12 KiB) on needs room.
+            assert!(log.borrow().has_room(7 << 10));
+            let more: Vec<u8> = (0..7_168u32).map(|i| (i % 13) as u8).collect();
+            log.borrow_mut().append(&more);
+            assert!(log.borrow().cache_start() > 0, "an old chunk was evicted");
+            // Evicted bytes are no longer served from memory, the rest are.
+            let mut out = Vec::new();
+            assert!(!log.borrow().read_cached(0, 16, &mut out));
+            assert!(log.borrow().read_cached(10_240, 7_168, &mut out));
+            assert_eq!(out, more);
+            // The next flush rewrites the partial block from its aligned start.
+            flush_area(&log, |l| l, 17_408).await.unwrap();
+            let on_disk = disk
+                .contents(Path::new("/seg/00000000000000000000"))
+                .unwrap();
+            assert_eq!(&on_disk[..10_240], &data[..]);
+            assert_eq!(&on_disk[10_240..17_408], &more[..]);
+            assert!(
+                on_disk[17_408..20_480].iter().all(|b| *b == 0),
+                "zeros past the end"
+            );
+            let read = log.borrow().read_disk(100, 50).unwrap();
+            let disk_read = read.await.unwrap();
+            assert_eq!(disk_read, &data[100..150]);
+        });
+    }
+
+    #[test]
+    fn install_tail_zeroes_what_follows_and_rewrites_the_block() {
+        run(|| async {
+            let disk = FaultDisk::new();
+            let mut log = SegmentedLog::open(Rc::new(disk.clone()), Path::new("/t"), geo(), 0)
+                .await
+                .unwrap();
+            log.append(&[7u8; 6000]);
+            let log = RefCell::new(log);
+            flush_area(&log, |l| l, 6000).await.unwrap();
+            // Recovery keeps only 5000 bytes: the tail block is rewritten with zeros past it.
+            let mut log = log.into_inner();
+            log.reset_tail(5000).await.unwrap();
+            assert_eq!(log.write_pos(), 5000);
+            assert_eq!(log.written_pos(), 4096);
+            let log = RefCell::new(log);
+            flush_area(&log, |l| l, 5000).await.unwrap();
+            let on_disk = disk.contents(Path::new("/t/00000000000000000000")).unwrap();
+            assert!(on_disk[..5000].iter().all(|b| *b == 7));
+            assert!(on_disk[5000..8192].iter().all(|b| *b == 0));
+        });
+    }
+
+    #[test]
+    #[should_panic(expected = "crosses a segment boundary")]
+    fn appends_never_straddle_segments() {
+        let g = geo();
+        let mut log = SegmentedLog {
+            dir: PathBuf::from("/x"),
+            disk: Rc::new(FaultDisk::new()),
+            geo: g,
+            segments: BTreeMap::new(),
+            min_pos: 0,
+            chunks: VecDeque::new(),
+            write_pos: (64 << 10) - 10,
+            written_pos: (64 << 10) - 10,
+        };
+        log.append(&[0u8; 11]);
+    }
+}
