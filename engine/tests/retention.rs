@@ -10,25 +10,44 @@ use ringmq_engine::env::ShardEnv;
 use ringmq_engine::fault_disk::FaultDisk;
 use ringmq_engine::{GetStatus, QueueKey, QueueOffset, ShardStore, StoreConfig, StoreError};
 
+/// A store on the fault-injecting disk at 12:00, 50 % disk use, files
+/// written at t = 1000 s, 1 h retention, retention driven by the test.
+struct Fixture {
+    store: ShardStore,
+    disk: FaultDisk,
+    clock: Rc<TestClock>,
+    usage: Rc<TestUsage>,
+}
+
+async fn fixture(root: &str) -> Fixture {
+    let disk = FaultDisk::new();
+    let clock = Rc::new(TestClock {
+        ms: 1_000_000.into(),
+        hour: 12.into(),
+    });
+    let usage = Rc::new(TestUsage(50.into()));
+    disk.set_now_secs(1000);
+    let env = ShardEnv {
+        disk: Rc::new(disk.clone()),
+        clock: clock.clone(),
+        usage: usage.clone(),
+    };
+    let mut cfg = StoreConfig::small_for_tests(root, 1);
+    cfg.file_reserved_hours = 1;
+    cfg.retention_interval = std::time::Duration::from_secs(3600);
+    let store = ShardStore::open(cfg, 0, env).await.unwrap();
+    Fixture {
+        store,
+        disk,
+        clock,
+        usage,
+    }
+}
+
 #[test]
 fn expired_segments_go_at_delete_when_or_above_watermarks() {
     run(|| async {
-        let disk = FaultDisk::new();
-        let clock = Rc::new(TestClock {
-            ms: 1_000_000.into(),
-            hour: 12.into(),
-        });
-        let usage = Rc::new(TestUsage(50.into()));
-        disk.set_now_secs(1000);
-        let env = ShardEnv {
-            disk: Rc::new(disk.clone()),
-            clock: clock.clone(),
-            usage: usage.clone(),
-        };
-        let mut cfg = StoreConfig::small_for_tests("/r", 1);
-        cfg.file_reserved_hours = 1;
-        cfg.retention_interval = std::time::Duration::from_secs(3600);
-        let store = ShardStore::open(cfg, 0, env).await.unwrap();
+        let Fixture { store, clock, .. } = fixture("/r").await;
         let key = QueueKey::new("R", 0);
         // ~5 segments of 1 MiB.
         for seq in 0..5000u64 {
@@ -66,21 +85,12 @@ fn expired_segments_go_at_delete_when_or_above_watermarks() {
 #[test]
 fn watermarks_clean_early_force_clean_and_refuse_writes() {
     run(|| async {
-        let disk = FaultDisk::new();
-        let clock = Rc::new(TestClock {
-            ms: 1_000_000.into(),
-            hour: 12.into(),
-        });
-        let usage = Rc::new(TestUsage(50.into()));
-        disk.set_now_secs(1000);
-        let env = ShardEnv {
-            disk: Rc::new(disk.clone()),
-            clock: clock.clone(),
-            usage: usage.clone(),
-        };
-        let mut cfg = StoreConfig::small_for_tests("/w", 1);
-        cfg.file_reserved_hours = 1;
-        let store = ShardStore::open(cfg, 0, env).await.unwrap();
+        let Fixture {
+            store,
+            disk,
+            clock,
+            usage,
+        } = fixture("/w").await;
         for seq in 0..5000u64 {
             store.append(&[msg("W", 1, seq, 1000)]).await.unwrap();
         }
