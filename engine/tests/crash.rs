@@ -115,7 +115,12 @@ fn crash_round(seed: u64, mode: FlushMode) {
             }));
         }
         let target = 20 + rng.next(1500) as usize;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
         while acked.borrow().len() < target {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "appends stalled (seed {seed})"
+            );
             glommio::timer::sleep(std::time::Duration::from_micros(200)).await;
         }
         // Power loss: what is durable survives; unsynced writes may be kept, lost or torn.

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ringmq_engine::shard::{run_shards, StoreRoot};
 use ringmq_engine::{record, LogOffset, QueueKey, ShardEnv, ShardStore, StoreConfig};
@@ -16,6 +16,23 @@ struct Ack {
     log_offset: u64,
     queue: u32,
     queue_offset: u64,
+}
+
+/// The child's next line; `None` once it closed its output. A child silent
+/// for a minute is killed and the test fails (no unbounded wait).
+fn next_line(
+    rx: &std::sync::mpsc::Receiver<String>,
+    child: &mut std::process::Child,
+    round: u64,
+) -> Option<String> {
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(line) => Some(line),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => None,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            let _ = child.kill();
+            panic!("child silent for 60 s in round {round}");
+        }
+    }
 }
 
 /// `ACK <seq> <log offset> <queue> <queue offset>` as the child prints it.
@@ -81,18 +98,23 @@ fn kill_9_under_sync_load_loses_no_acknowledged_record() {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn child");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        // Wait for readiness (recovery of the previous crash), bounded.
-        let start = Instant::now();
+        // A reader thread, so that every wait for the child is bounded.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // Wait for readiness (recovery of the previous crash).
         loop {
-            line.clear();
-            let n = out.read_line(&mut line).expect("read");
-            assert!(n > 0, "child exited before READY in round {round}");
+            let line = next_line(&rx, &mut child, round).expect("child exited before READY");
             if line.trim() == "READY" {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(60));
         }
         seed ^= seed << 13;
         seed ^= seed >> 7;
@@ -100,10 +122,9 @@ fn kill_9_under_sync_load_loses_no_acknowledged_record() {
         let want = 20 + (seed % 400) as usize;
         let mut got = 0;
         while got < want {
-            line.clear();
-            if out.read_line(&mut line).expect("read") == 0 {
+            let Some(line) = next_line(&rx, &mut child, round) else {
                 break;
-            }
+            };
             if let Some(a) = parse_ack(&line) {
                 acks.push(a);
                 got += 1;
@@ -114,12 +135,11 @@ fn kill_9_under_sync_load_loses_no_acknowledged_record() {
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         child.wait().expect("wait child");
         // Lines printed before the kill are acknowledged too: drain them.
-        line.clear();
-        while out.read_line(&mut line).unwrap_or(0) > 0 {
+        reader.join().expect("reader thread");
+        for line in rx.try_iter() {
             if let Some(a) = parse_ack(&line) {
                 acks.push(a);
             }
-            line.clear();
         }
         assert!(got > 0, "round {round} acknowledged nothing");
     }
