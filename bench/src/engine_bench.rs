@@ -81,8 +81,9 @@ struct Args {
     tail_cache_mib: u64,
 }
 
-/// What one shard measured in an engine phase.
-struct EngineShard {
+/// What an engine phase measured: one shard's figures, or all shards merged
+/// (counts summed, durations the slowest shard's, histograms combined).
+struct EngineResult {
     /// Commitlog fdatasyncs and the bytes they made durable.
     syncs: u64,
     synced_bytes: u64,
@@ -93,16 +94,18 @@ struct EngineShard {
     hist: Histogram<u64>,
 }
 
-/// What one phase measured, all shards together.
-struct EngineResult {
-    /// Commitlog fdatasyncs and the bytes they made durable.
-    syncs: u64,
-    synced_bytes: u64,
-    msgs: u64,
-    bytes: u64,
-    elapsed: Duration,
-    drain: Duration,
-    hist: Histogram<u64>,
+impl EngineResult {
+    fn merge(&mut self, r: &EngineResult) -> Result<(), String> {
+        self.msgs += r.msgs;
+        self.syncs += r.syncs;
+        self.synced_bytes += r.synced_bytes;
+        self.bytes += r.bytes;
+        self.elapsed = self.elapsed.max(r.elapsed);
+        self.drain = self.drain.max(r.drain);
+        self.hist
+            .add(&r.hist)
+            .map_err(|e| format!("merge histograms: {e:?}"))
+    }
 }
 
 struct Row {
@@ -259,7 +262,7 @@ fn engine_phase(
             }
             shut.map_err(|e| format!("shutdown shard {shard}: {e}"))?;
             let hist = hist.borrow().clone();
-            Ok(EngineShard {
+            Ok(EngineResult {
                 syncs: stats.log_syncs,
                 synced_bytes: stats.synced_bytes,
                 msgs: msgs.get(),
@@ -281,17 +284,7 @@ fn engine_phase(
         hist: new_hist(),
     };
     for r in results {
-        let r = r?;
-        total.msgs += r.msgs;
-        total.syncs += r.syncs;
-        total.synced_bytes += r.synced_bytes;
-        total.bytes += r.bytes;
-        total.elapsed = total.elapsed.max(r.elapsed);
-        total.drain = total.drain.max(r.drain);
-        total
-            .hist
-            .add(&r.hist)
-            .map_err(|e| format!("merge histograms: {e:?}"))?;
+        total.merge(&r?)?;
     }
     Ok(total)
 }
