@@ -30,6 +30,7 @@
 //!
 //! Decoding never panics on untrusted input: every read is bounds-checked.
 
+pub mod body;
 pub mod code;
 pub mod custom_header;
 pub mod error;
@@ -39,6 +40,7 @@ pub mod header;
 pub mod headers;
 pub mod heartbeat;
 pub mod json_header;
+pub mod message;
 pub mod rocketmq_header;
 pub mod version;
 

@@ -3,7 +3,12 @@
 //! writes its fields in the order Java's encoder uses for it, so binary
 //! headers come out like Java's.
 
+mod broker_admin;
+mod client;
 mod consumer_offset;
+mod namesrv;
+mod offset_query;
+mod query;
 mod pull_message;
 mod register_broker;
 mod route;
@@ -20,3 +25,9 @@ pub use send_message::{
     SendMessageRequestHeader, SendMessageRequestHeaderV2, SendMessageResponseHeader,
     EXT_MSG_REGION, EXT_TRACE_ON,
 };
+
+pub use broker_admin::*;
+pub use client::*;
+pub use namesrv::*;
+pub use offset_query::*;
+pub use query::*;

@@ -1,0 +1,5 @@
+//! The `ringmq` server: name server, broker request handlers and the
+//! remoting transport that carries them, on top of `ringmq-engine` (storage)
+//! and `ringmq-remoting` (codec).
+
+pub mod namesrv;
