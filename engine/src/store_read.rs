@@ -325,6 +325,17 @@ impl ShardStore {
         Ok(record::store_timestamp_of(&head))
     }
 
+    /// Whether the message at `offset` of a queue is served from the tail
+    /// cache (true also when there is no such message). Apache answers a
+    /// first offset query with 0 only in that case (reference §3.3).
+    pub async fn is_in_memory(&self, key: &QueueKey, offset: QueueOffset) -> Result<bool> {
+        let units = self.read_units(key, offset, 1).await?;
+        let Some(u) = units.first() else {
+            return Ok(true);
+        };
+        Ok(u.log_offset.0 >= self.inner.st.borrow().log.area.cache_start())
+    }
+
     /// Store time of the oldest message of a queue (-1 when empty).
     pub async fn earliest_store_time(&self, key: &QueueKey) -> Result<i64> {
         let min = self.min_offset(key);

@@ -3,3 +3,7 @@
 //! and `ringmq-remoting` (codec).
 
 pub mod namesrv;
+pub mod net;
+pub mod persist;
+pub mod broker;
+pub mod namesrv_service;

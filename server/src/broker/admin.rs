@@ -1,0 +1,221 @@
+//! Admin requests needed by clients, `mqadmin` and the dashboard
+//! (reference §3.5): topic and subscription-group configuration, runtime
+//! info, statistics and connection lists.
+
+use std::rc::Rc;
+
+use ringmq_engine::QueueKey;
+use ringmq_remoting::body::kv_table::KVTable;
+use ringmq_remoting::{RemotingCommand, ResponseCode};
+
+use super::metadata::{perm, GroupConf, TopicConf};
+use super::register::topic_wrapper;
+use super::shard::BrokerShard;
+use super::topic_names;
+use crate::net::conn::{not_supported, reply};
+use crate::net::Connection;
+
+type Reply = Option<RemotingCommand>;
+
+fn success(req: &RemotingCommand) -> RemotingCommand {
+    RemotingCommand::response_to(req, ResponseCode::Success, None)
+}
+
+fn required<'a>(req: &'a RemotingCommand, name: &'static str) -> Result<&'a str, RemotingCommand> {
+    req.ext_field(name).ok_or_else(|| {
+        reply(req, ResponseCode::SystemError, format!("missing required header field `{name}`"))
+    })
+}
+
+/// UPDATE_AND_CREATE_TOPIC (17).
+pub async fn create_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let h: ringmq_remoting::CreateTopicRequestHeader = match req.decode_header() {
+        Ok(h) => h,
+        Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
+    };
+    if let Err(remark) = topic_names::validate(&h.topic) {
+        return Some(reply(&req, ResponseCode::SystemError, remark));
+    }
+    if topic_names::is_system_topic(&h.topic) {
+        return Some(reply(
+            &req,
+            ResponseCode::SystemError,
+            format!("The topic[{}] is conflict with system topic.", h.topic),
+        ));
+    }
+    let clamp = |n: i32| n.clamp(0, ringmq_engine::limits::MAX_QUEUE_ID as i32) as u32;
+    let conf = TopicConf {
+        topic_name: h.topic.clone(),
+        read_queue_nums: clamp(h.read_queue_nums),
+        write_queue_nums: clamp(h.write_queue_nums),
+        perm: h.perm as u32 & (perm::PRIORITY | perm::READ | perm::WRITE | perm::INHERIT),
+        topic_filter_type: h.topic_filter_type.java_name().to_string(),
+        topic_sys_flag: h.topic_sys_flag.unwrap_or(0) as u32,
+        order: h.order,
+    };
+    match shard.meta.upsert_topic(conf) {
+        // Apache leaves its default remark on this success (reference §3.5).
+        Ok(()) => Some(RemotingCommand::response_to(
+            &req,
+            ResponseCode::Success,
+            Some("not set any response code".into()),
+        )),
+        Err(e) => Some(reply(&req, ResponseCode::SystemError, e)),
+    }
+}
+
+/// DELETE_TOPIC_IN_BROKER (215). The topic's consumer offsets go with it;
+/// its stored messages age out with retention.
+pub async fn delete_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let topic = match required(&req, "topic") {
+        Ok(t) => t.to_string(),
+        Err(r) => return Some(r),
+    };
+    if let Err(remark) = topic_names::validate(&topic) {
+        return Some(reply(&req, ResponseCode::SystemError, remark));
+    }
+    if topic_names::is_system_topic(&topic) {
+        return Some(reply(
+            &req,
+            ResponseCode::SystemError,
+            format!("The topic[{topic}] is conflict with system topic."),
+        ));
+    }
+    if let Err(e) = shard.meta.delete_topic(&topic) {
+        return Some(reply(&req, ResponseCode::SystemError, e));
+    }
+    for target in 0..shard.shards() {
+        let t = topic.clone();
+        shard
+            .on_owner(target, move |s| async move { s.offsets.borrow_mut().remove_topic(&t) })
+            .await;
+    }
+    Some(success(&req))
+}
+
+/// GET_ALL_TOPIC_CONFIG (21).
+pub async fn all_topic_config(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    Some(success(&req).with_body(topic_wrapper(&shard, None).encode()))
+}
+
+/// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200).
+pub async fn create_group(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let conf: GroupConf = match ringmq_remoting::body::fastjson::from_slice(&req.body) {
+        Ok(c) => c,
+        Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
+    };
+    if let Err(remark) = topic_names::validate_group(&conf.group_name) {
+        return Some(reply(&req, ResponseCode::SystemError, remark));
+    }
+    let conf = GroupConf {
+        retry_max_times: conf.retry_max_times.clamp(-1, 1000),
+        ..conf
+    };
+    match shard.meta.upsert_group(conf) {
+        Ok(_) => Some(success(&req)),
+        Err(e) => Some(reply(&req, ResponseCode::SystemError, e)),
+    }
+}
+
+/// GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201).
+pub async fn all_group_config(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let t = shard.meta.groups();
+    match serde_json::to_vec(&*t) {
+        Ok(b) => Some(success(&req).with_body(b)),
+        Err(e) => Some(reply(&req, ResponseCode::SystemError, e.to_string())),
+    }
+}
+
+/// DELETE_SUBSCRIPTIONGROUP (207).
+pub async fn delete_group(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let group = match required(&req, "groupName") {
+        Ok(g) => g.to_string(),
+        Err(r) => return Some(r),
+    };
+    if let Err(e) = shard.meta.delete_group(&group) {
+        return Some(reply(&req, ResponseCode::SystemError, e));
+    }
+    if req.ext_field("removeOffset").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+        for target in 0..shard.shards() {
+            let g = group.clone();
+            shard
+                .on_owner(target, move |s| async move { s.offsets.borrow_mut().remove_group(&g) })
+                .await;
+        }
+    }
+    Some(success(&req))
+}
+
+/// GET_BROKER_RUNTIME_INFO (28): a KVTable of what tools print.
+pub async fn runtime_info(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let mut min = u64::MAX;
+    let mut max = 0u64;
+    let mut cache = 0usize;
+    for target in 0..shard.shards() {
+        let r = shard
+            .on_owner(target, |s| async move {
+                let (lo, hi) = s.store.log_range();
+                (lo.0, hi.0, s.store.tail_cache_bytes())
+            })
+            .await;
+        if let Some((lo, hi, c)) = r {
+            min = min.min(lo);
+            max = max.max(hi);
+            cache += c;
+        }
+    }
+    let entries = vec![
+        ("brokerVersion".to_string(), ringmq_remoting::version::CURRENT_VERSION.to_string()),
+        ("brokerVersionDesc".to_string(), "V4_9_7".to_string()),
+        ("bootTimestamp".to_string(), shard.boot_ms.to_string()),
+        ("commitLogMinOffset".to_string(), if min == u64::MAX { 0 } else { min }.to_string()),
+        ("commitLogMaxOffset".to_string(), max.to_string()),
+        ("dispatchBehindBytes".to_string(), "0".to_string()),
+        ("pageCacheLockTimeMills".to_string(), "0".to_string()),
+        ("tailCacheBytes".to_string(), cache.to_string()),
+        ("shards".to_string(), shard.shards().to_string()),
+        ("brokerName".to_string(), shard.cfg.broker_name.clone()),
+        ("msgPutTotalTodayNow".to_string(), "0".to_string()),
+        ("msgGetTotalTodayNow".to_string(), "0".to_string()),
+    ];
+    Some(success(&req).with_body(KVTable::from_java_hash_map(entries).encode()))
+}
+
+/// CHECK_CLIENT_CONFIG (46): TAG subscriptions pass; SQL92 needs the
+/// property filter (reference §3.3).
+pub async fn check_client_config(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let body: serde_json::Value = match ringmq_remoting::body::fastjson::from_slice(&req.body) {
+        Ok(v) => v,
+        Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
+    };
+    let ty = body
+        .pointer("/subscriptionData/expressionType")
+        .and_then(|v| v.as_str())
+        .unwrap_or("TAG");
+    if ty == "TAG" {
+        return Some(success(&req));
+    }
+    let remark = if shard.cfg.enable_property_filter {
+        "SQL92 filtering is not supported by this broker yet"
+    } else {
+        "The broker does not support consumer to filter message by SQL92"
+    };
+    Some(reply(&req, ResponseCode::SystemError, remark))
+}
+
+pub async fn topic_stats(_s: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let _ = QueueKey::new("", 0);
+    Some(not_supported(&req))
+}
+
+pub async fn consume_stats(_s: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    Some(not_supported(&req))
+}
+
+pub async fn consumer_connections(_s: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    Some(not_supported(&req))
+}
+
+pub async fn producer_connections(_s: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    Some(not_supported(&req))
+}
