@@ -4,15 +4,21 @@
 
 use std::rc::Rc;
 
-use ringmq_engine::QueueKey;
+use ringmq_engine::{QueueKey, QueueOffset};
+use ringmq_remoting::body::connection::{Connection as WireConnection, ConsumerConnection, ProducerConnection};
+use ringmq_remoting::body::consume_stats::{ConsumeStats, OffsetWrapper};
+use ringmq_remoting::body::message_queue::MessageQueue;
+use ringmq_remoting::body::topic_stats::{TopicOffset, TopicStatsTable};
+use ringmq_remoting::GetConsumeStatsRequestHeader;
 use ringmq_remoting::body::kv_table::KVTable;
 use ringmq_remoting::{RemotingCommand, ResponseCode};
 
 use super::metadata::{perm, GroupConf, TopicConf};
 use super::register::topic_wrapper;
+use super::clients;
 use super::shard::BrokerShard;
 use super::topic_names;
-use crate::net::conn::{not_supported, reply};
+use crate::net::conn::reply;
 use crate::net::Connection;
 
 type Reply = Option<RemotingCommand>;
@@ -203,19 +209,187 @@ pub async fn check_client_config(shard: Rc<BrokerShard>, _c: Rc<Connection>, req
     Some(reply(&req, ResponseCode::SystemError, remark))
 }
 
-pub async fn topic_stats(_s: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
-    let _ = QueueKey::new("", 0);
-    Some(not_supported(&req))
+/// GET_TOPIC_STATS_INFO (202): min, max and last store time of every write queue.
+pub async fn topic_stats(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let topic = match required(&req, "topic") {
+        Ok(t) => t.to_string(),
+        Err(r) => return Some(r),
+    };
+    let Some(conf) = shard.meta.topic(&topic) else {
+        return Some(reply(&req, ResponseCode::TopicNotExist, format!("topic[{topic}] not exist")));
+    };
+    let mut table = TopicStatsTable::default();
+    for qid in 0..conf.write_queue_nums {
+        let key = QueueKey::new(topic.clone(), qid);
+        let (min, max, last) = queue_span(&shard, key).await;
+        table.offset_table.push((
+            MessageQueue::new(topic.clone(), shard.cfg.broker_name.clone(), qid as i32),
+            TopicOffset {
+                min_offset: min,
+                max_offset: max,
+                last_update_timestamp: last,
+            },
+        ));
+    }
+    Some(success(&req).with_body(table.encode()))
 }
 
-pub async fn consume_stats(_s: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
-    Some(not_supported(&req))
+/// (min, max, store time of the message at max - 1) of a queue, on its owner.
+async fn queue_span(shard: &Rc<BrokerShard>, key: QueueKey) -> (i64, i64, i64) {
+    let owner = shard.owner_of(&key.topic, key.queue_id);
+    shard
+        .on_owner(owner, move |s| async move {
+            let (min, max) = (s.store.min_offset(&key).0, s.store.max_offset(&key).0);
+            let last = if max > 0 {
+                s.store.store_time_at(&key, QueueOffset(max - 1)).await.ok().flatten().unwrap_or(0)
+            } else {
+                0
+            };
+            (min as i64, max as i64, last)
+        })
+        .await
+        .unwrap_or((0, 0, 0))
 }
 
-pub async fn consumer_connections(_s: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
-    Some(not_supported(&req))
+/// GET_CONSUME_STATS (208): for each topic of the group and each read
+/// queue, the queue's max offset, the group's committed offset and the store
+/// time of the last consumed message.
+pub async fn consume_stats(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let h: GetConsumeStatsRequestHeader = match req.decode_header() {
+        Ok(h) => h,
+        Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
+    };
+    let group = h.consumer_group.clone();
+    let topics: Vec<String> = match h.topic.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => vec![t.to_string()],
+        None => {
+            let mut all = Vec::new();
+            for target in 0..shard.shards() {
+                let g = group.clone();
+                let part = shard
+                    .on_owner(target, move |s| async move {
+                        s.offsets
+                            .borrow()
+                            .topic_groups()
+                            .into_iter()
+                            .filter(|(_, gr)| *gr == g)
+                            .map(|(t, _)| t)
+                            .collect::<Vec<_>>()
+                    })
+                    .await
+                    .unwrap_or_default();
+                all.extend(part);
+            }
+            all.sort();
+            all.dedup();
+            all
+        }
+    };
+    let online = clients::consumer_group_snapshot(&shard, &group).await;
+    let mut stats = ConsumeStats::default();
+    for topic in topics {
+        let Some(conf) = shard.meta.topic(&topic) else {
+            return Some(reply(&req, ResponseCode::TopicNotExist, format!("topic[{topic}] not exist")));
+        };
+        // An online group that does not subscribe to the topic is skipped.
+        if let Some(g) = &online {
+            if !g.channels.is_empty() && !g.subscriptions.contains_key(&topic) {
+                continue;
+            }
+        }
+        for qid in 0..conf.read_queue_nums {
+            let key = QueueKey::new(topic.clone(), qid);
+            let owner = shard.owner_of(&topic, qid);
+            let g = group.clone();
+            let w = shard
+                .on_owner(owner, move |s| async move {
+                    let max = s.store.max_offset(&key).0 as i64;
+                    let committed = s
+                        .offsets
+                        .borrow()
+                        .query(&g, &key.topic, key.queue_id)
+                        .unwrap_or(0)
+                        .max(0);
+                    let last = if committed > 0 {
+                        s.store
+                            .store_time_at(&key, QueueOffset(committed as u64 - 1))
+                            .await
+                            .ok()
+                            .flatten()
+                            .unwrap_or(0)
+                    } else {
+                        0
+                    };
+                    OffsetWrapper {
+                        broker_offset: max,
+                        consumer_offset: committed,
+                        last_timestamp: last,
+                        pull_offset: None,
+                    }
+                })
+                .await
+                .unwrap_or_default();
+            stats.offset_table.push((
+                MessageQueue::new(topic.clone(), shard.cfg.broker_name.clone(), qid as i32),
+                w,
+            ));
+        }
+    }
+    Some(success(&req).with_body(stats.encode()))
 }
 
-pub async fn producer_connections(_s: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
-    Some(not_supported(&req))
+fn wire_connection(ch: &clients::ClientChannel) -> WireConnection {
+    WireConnection {
+        client_addr: ch.peer.to_string(),
+        client_id: ch.client_id.clone(),
+        language: ch.language,
+        version: ch.version,
+    }
+}
+
+/// GET_CONSUMER_CONNECTION_LIST (203).
+pub async fn consumer_connections(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let group = match required(&req, "consumerGroup") {
+        Ok(g) => g.to_string(),
+        Err(r) => return Some(r),
+    };
+    let Some(g) = clients::consumer_group_snapshot(&shard, &group).await.filter(|g| !g.channels.is_empty())
+    else {
+        return Some(reply(
+            &req,
+            ResponseCode::ConsumerNotOnline,
+            format!("the consumer group[{group}] not online"),
+        ));
+    };
+    let mut topics: Vec<_> = g.subscriptions.iter().collect();
+    topics.sort_by(|a, b| a.0.cmp(b.0));
+    let body = ConsumerConnection {
+        connection_set: g.channels.values().map(wire_connection).collect(),
+        consume_from_where: Some(g.consume_from_where),
+        consume_type: Some(g.consume_type),
+        message_model: Some(g.message_model),
+        subscription_table: topics.into_iter().map(|(t, s)| (t.clone(), s.clone())).collect(),
+    };
+    Some(success(&req).with_body(body.encode()))
+}
+
+/// GET_PRODUCER_CONNECTION_LIST (204).
+pub async fn producer_connections(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let group = match required(&req, "producerGroup") {
+        Ok(g) => g.to_string(),
+        Err(r) => return Some(r),
+    };
+    match clients::producer_group_snapshot(&shard, &group).await {
+        Some(chs) if !chs.is_empty() => {
+            let body = ProducerConnection {
+                connection_set: chs.iter().map(wire_connection).collect(),
+            };
+            Some(success(&req).with_body(body.encode()))
+        }
+        _ => Some(reply(
+            &req,
+            ResponseCode::SystemError,
+            format!("the producer group[{group}] not exist"),
+        )),
+    }
 }

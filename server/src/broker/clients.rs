@@ -12,7 +12,9 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-use ringmq_remoting::heartbeat::{ConsumerData, HeartbeatData, MessageModel, SubscriptionData};
+use ringmq_remoting::heartbeat::{
+    ConsumeFromWhere, ConsumeType, ConsumerData, HeartbeatData, MessageModel, SubscriptionData,
+};
 use ringmq_remoting::{ExtFields, LanguageCode, RemotingCommand, RequestCode, ResponseCode};
 
 use super::metadata::{perm, PublishedGroup};
@@ -37,9 +39,9 @@ pub struct ClientChannel {
 #[derive(Clone, Debug)]
 pub struct ConsumerGroupInfo {
     pub channels: BTreeMap<ConnId, ClientChannel>,
-    pub consume_type: String,
+    pub consume_type: ConsumeType,
     pub message_model: MessageModel,
-    pub consume_from_where: String,
+    pub consume_from_where: ConsumeFromWhere,
     pub subscriptions: HashMap<String, SubscriptionData>,
 }
 
@@ -58,14 +60,14 @@ impl GroupRegistry {
             .entry(data.group_name.clone())
             .or_insert_with(|| ConsumerGroupInfo {
                 channels: BTreeMap::new(),
-                consume_type: String::new(),
+                consume_type: data.consume_type,
                 message_model: data.message_model,
-                consume_from_where: String::new(),
+                consume_from_where: data.consume_from_where,
                 subscriptions: HashMap::new(),
             });
-        g.consume_type = format!("{:?}", data.consume_type);
+        g.consume_type = data.consume_type;
         g.message_model = data.message_model;
-        g.consume_from_where = format!("{:?}", data.consume_from_where);
+        g.consume_from_where = data.consume_from_where;
         let new_member = match g.channels.get_mut(&ch.conn) {
             Some(old) => {
                 let changed = old.client_id != ch.client_id;
