@@ -17,12 +17,8 @@ use super::conn::{not_supported, serve_connection, ConnId, Connection, Service};
 pub struct ClientSide;
 
 impl Service for ClientSide {
-    fn handle(
-        self: Rc<Self>,
-        _conn: Rc<Connection>,
-        req: RemotingCommand,
-    ) -> impl std::future::Future<Output = Option<RemotingCommand>> + 'static {
-        async move { (!req.is_oneway()).then(|| not_supported(&req)) }
+    async fn handle(self: Rc<Self>, _conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+        (!req.is_oneway()).then(|| not_supported(&req))
     }
     fn on_close(&self, _conn: &Rc<Connection>) {}
 }
