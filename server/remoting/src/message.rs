@@ -30,7 +30,9 @@ pub mod property;
 mod stored;
 mod sys_flag;
 
-pub use batch::{decode_batch, encode_batch, iter_batch, BatchItem, BatchIter, BATCH_ITEM_FIXED_BYTES};
+pub use batch::{
+    decode_batch, encode_batch, iter_batch, BatchItem, BatchIter, BATCH_ITEM_FIXED_BYTES,
+};
 pub use msg_id::{OffsetMsgId, OFFSET_MSG_ID_V4_LEN, OFFSET_MSG_ID_V6_LEN};
 pub use properties::{
     encode_properties, find_property, iter_properties, join_properties, joined_properties_len,

@@ -165,6 +165,30 @@ fn java_crc32(data: &[u8]) -> i32 {
 
 const BROKER: &str = "127.0.0.1:10931";
 
+fn inflate(data: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// The 8192-byte body the client compressed (README §6).
+fn big_body() -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0.. {
+        if s.len() >= 8192 {
+            break;
+        }
+        s.push_str(&format!(
+            "line {i:04}: the quick brown fox jumps over the lazy dog\n"
+        ));
+    }
+    s.truncate(8192);
+    s.into_bytes()
+}
+
 // ---------------------------------------------------------------------------
 // Message bytes
 // ---------------------------------------------------------------------------
@@ -198,14 +222,26 @@ fn stored_records_match_messages_tsv() {
             assert_eq!(m.topic_str(), row.col("topic"), "{what}");
             assert_eq!(m.queue_id, row.num::<i32>("queueId"), "{what}");
             assert_eq!(m.queue_offset, row.num::<i64>("queueOffset"), "{what}");
-            assert_eq!(m.physical_offset, row.num::<i64>("commitLogOffset"), "{what}");
+            assert_eq!(
+                m.physical_offset,
+                row.num::<i64>("commitLogOffset"),
+                "{what}"
+            );
             assert_eq!(m.sys_flag, row.num::<i32>("sysFlag"), "{what}");
             assert_eq!(m.flag, row.num::<i32>("flag"), "{what}");
             assert_eq!(m.born_host, row.num::<SocketAddr>("bornHost"), "{what}");
             assert_eq!(m.store_host, row.num::<SocketAddr>("storeHost"), "{what}");
             assert_eq!(m.born_timestamp, row.num::<i64>("bornTimestamp"), "{what}");
-            assert_eq!(m.store_timestamp, row.num::<i64>("storeTimestamp"), "{what}");
-            assert_eq!(m.reconsume_times, row.num::<i32>("reconsumeTimes"), "{what}");
+            assert_eq!(
+                m.store_timestamp,
+                row.num::<i64>("storeTimestamp"),
+                "{what}"
+            );
+            assert_eq!(
+                m.reconsume_times,
+                row.num::<i32>("reconsumeTimes"),
+                "{what}"
+            );
             assert_eq!(
                 m.prepared_transaction_offset,
                 row.num::<i64>("preparedTransactionOffset"),
@@ -225,7 +261,7 @@ fn stored_records_match_messages_tsv() {
                         m.compression_type(),
                         Some(ringmq_remoting::message::CompressionType::Zlib)
                     );
-                    assert_eq!(m.body[0], 0x78, "zlib header");
+                    assert_eq!(inflate(m.body), big_body(), "{what}");
                 }
             }
             assert_eq!(property_map(m.properties), row.properties(), "{what}");
@@ -297,11 +333,7 @@ fn batch_body_019_decodes_and_reencodes() {
         f.remove(EXT_TRACE_ON);
         r
     });
-    let ids: Vec<OffsetMsgId> = resp
-        .msg_id
-        .split(',')
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let ids: Vec<OffsetMsgId> = resp.msg_id.split(',').map(|s| s.parse().unwrap()).collect();
     assert_eq!(
         ids,
         stored[..3]
@@ -322,7 +354,10 @@ fn send_msg_ids_point_at_the_stored_records() {
         let cmd = frame(f);
         for m in iter_stored_messages(&cmd.body) {
             let m = m.unwrap();
-            by_offset.insert(m.physical_offset, (m.queue_id, m.queue_offset, m.topic.to_vec()));
+            by_offset.insert(
+                m.physical_offset,
+                (m.queue_id, m.queue_offset, m.topic.to_vec()),
+            );
         }
     }
     let mut matched = 0;
@@ -340,7 +375,10 @@ fn send_msg_ids_point_at_the_stored_records() {
             matched += 1;
         }
     }
-    assert!(matched >= 4, "only {matched} send responses matched a record");
+    assert!(
+        matched >= 4,
+        "only {matched} send responses matched a record"
+    );
 
     // VIEW_MESSAGE_BY_ID: the offset comes from an offset msgId, and the
     // viewed record is the one at that offset.
@@ -372,8 +410,12 @@ fn send_properties_reencode_byte_for_byte() {
         // Sysflags the client sends: compressed zlib, prepared.
         match f {
             "022" => {
+                assert_eq!(inflate(&cmd.body), big_body());
                 assert!(MessageSysFlag::is_compressed(h.sys_flag));
-                assert_eq!(h.sys_flag & MessageSysFlag::COMPRESSION_TYPE_COMPARATOR, 0x300);
+                assert_eq!(
+                    h.sys_flag & MessageSysFlag::COMPRESSION_TYPE_COMPARATOR,
+                    0x300
+                );
             }
             "026" => {
                 assert_eq!(
@@ -448,7 +490,10 @@ fn admin_and_client_headers() {
     );
     let checked = header::<EndTransactionRequestHeader>(&frame("092"));
     assert!(checked.from_transaction_check);
-    assert_eq!(checked.transaction_id.as_deref(), Some(checked.msg_id.as_str()));
+    assert_eq!(
+        checked.transaction_id.as_deref(),
+        Some(checked.msg_id.as_str())
+    );
 
     for f in ["034", "125"] {
         let h = header::<NotifyConsumerIdsChangedRequestHeader>(&frame(f));
@@ -497,27 +542,40 @@ fn offset_query_headers() {
     let s = header::<SearchOffsetRequestHeader>(&frame("068"));
     assert_eq!(s.timestamp, 1_795_488_991_753);
     assert_eq!(s.boundary_type, None);
-    assert_eq!(header::<SearchOffsetResponseHeader>(&frame("069")).offset, 2);
+    assert_eq!(
+        header::<SearchOffsetResponseHeader>(&frame("069")).offset,
+        2
+    );
 
-    for (req, resp, topic, max) in [("070", "071", "VecTopic", 6), ("119", "120", "VecRmqTopic", 3)] {
+    for (req, resp, topic, max) in [
+        ("070", "071", "VecTopic", 6),
+        ("119", "120", "VecRmqTopic", 3),
+    ] {
         let cmd = frame(req);
         let h = header::<GetMaxOffsetRequestHeader>(&cmd);
         assert_eq!(h.topic, topic);
         assert!(h.committed_or_default());
         assert_eq!(h.bname.as_deref(), Some("broker-a"));
-        assert_eq!(header::<GetMaxOffsetResponseHeader>(&frame(resp)).offset, max);
+        assert_eq!(
+            header::<GetMaxOffsetResponseHeader>(&frame(resp)).offset,
+            max
+        );
     }
     // 119 travelled with a ROCKETMQ binary header.
     assert_eq!(frame("119").serialize_type, SerializeType::RocketMq);
 
     let h = header::<GetMinOffsetRequestHeader>(&frame("072"));
     assert_eq!((h.topic.as_str(), h.queue_id), ("VecTopic", 0));
-    assert_eq!(header::<GetMinOffsetResponseHeader>(&frame("073")).offset, 0);
+    assert_eq!(
+        header::<GetMinOffsetResponseHeader>(&frame("073")).offset,
+        0
+    );
 
     header::<GetEarliestMsgStoretimeRequestHeader>(&frame("074"));
     let t = header::<GetEarliestMsgStoretimeResponseHeader>(&frame("075"));
     // The earliest store time is that of VecTopic q0's first record.
-    let (first, _) = StoredMessage::decode(&frame("038").body).unwrap();
+    let q0 = frame("038");
+    let (first, _) = StoredMessage::decode(&q0.body).unwrap();
     assert_eq!(t.timestamp, first.store_timestamp);
 }
 
@@ -560,7 +618,11 @@ fn pull_sys_flags_of_golden_pulls() {
             subscription,
             "{f}"
         );
-        assert_eq!(PullSysFlag::has_commit_offset_flag(h.sys_flag), commit, "{f}");
+        assert_eq!(
+            PullSysFlag::has_commit_offset_flag(h.sys_flag),
+            commit,
+            "{f}"
+        );
         assert!(!PullSysFlag::has_lite_pull_flag(h.sys_flag));
     }
 }
@@ -586,7 +648,10 @@ fn consumer_list_bodies_reencode() {
 fn lock_bodies_reencode() {
     for f in ["064", "084"] {
         let cmd = frame(f);
-        assert!(cmd.ext_fields.as_ref().is_none_or(|e| e.keys().all(|k| k == "ReqT")));
+        assert!(cmd
+            .ext_fields
+            .as_ref()
+            .is_none_or(|e| e.keys().all(|k| k == "ReqT")));
         let b = LockBatchRequestBody::decode(&cmd.body).unwrap();
         assert!(b.mq_set.iter().all(|mq| mq.topic == "VecTopic"));
         assert_eq!(b.only_this_broker, None);
@@ -665,10 +730,7 @@ fn truncated_bodies_are_errors_not_panics() {
             // Unless the cut falls exactly between records, the last
             // result is an error.
             if let Some(Ok(_)) = got.last() {
-                let consumed: usize = got
-                    .iter()
-                    .map(|r| r.as_ref().unwrap().encoded_len())
-                    .sum();
+                let consumed: usize = got.iter().map(|r| r.as_ref().unwrap().encoded_len()).sum();
                 assert_eq!(consumed, cut, "{f} cut {cut}");
             }
         }
@@ -686,6 +748,7 @@ fn mutated_bodies_never_panic() {
         .iter()
         .map(|f| frame(f).body.to_vec())
         .collect();
+
     for round in 0..3000 {
         let mut body = seeds[round % seeds.len()].clone();
         for _ in 0..1 + rng.below(4) {

@@ -10,6 +10,7 @@ pub mod metadata;
 pub mod offsets;
 pub mod pull;
 pub mod query;
+pub mod queue_locks;
 pub mod queue_requests;
 pub mod register;
 pub mod send;
@@ -165,6 +166,7 @@ pub fn run(
                 conns: RefCell::new(Default::default()),
                 offsets: RefCell::new(offsets),
                 groups: RefCell::new(Default::default()),
+                locks: RefCell::new(Default::default()),
                 holds: RefCell::new(Default::default()),
             });
             let weak = Rc::downgrade(&shard);

@@ -41,6 +41,8 @@ pub struct BrokerShard {
     pub offsets: RefCell<OffsetTable>,
     /// Producer and consumer groups this shard owns.
     pub groups: RefCell<GroupRegistry>,
+    /// Ordered-consumption locks of the groups this shard owns.
+    pub locks: RefCell<super::queue_locks::LockTable>,
     /// Long-polling waiters per queue; woken (and removed) by an arrival.
     pub holds: RefCell<HashMap<QueueKey, Rc<Broadcast>>>,
 }

@@ -76,7 +76,9 @@ impl ConsumerConnection {
     /// Appends the JSON object.
     pub fn write_json(&self, out: &mut String) {
         let mut o = ObjectWriter::new(out);
-        o.with("connectionSet", |out| write_connections(out, &self.connection_set));
+        o.with("connectionSet", |out| {
+            write_connections(out, &self.connection_set)
+        });
         if let Some(v) = &self.consume_from_where {
             o.raw("consumeFromWhere", &enum_json(v));
         }
@@ -126,7 +128,9 @@ impl ProducerConnection {
     pub fn encode(&self) -> Vec<u8> {
         let mut s = String::new();
         let mut o = ObjectWriter::new(&mut s);
-        o.with("connectionSet", |out| write_connections(out, &self.connection_set));
+        o.with("connectionSet", |out| {
+            write_connections(out, &self.connection_set)
+        });
         o.finish();
         s.into_bytes()
     }
@@ -228,7 +232,9 @@ pub fn write_subscription_data(out: &mut String, sd: &SubscriptionData) {
         .str("expressionType", &sd.expression_type)
         .str("subString", &sd.sub_string)
         .int("subVersion", sd.sub_version)
-        .with("tagsSet", |out| fastjson::write_string_array(out, &sd.tags_set))
+        .with("tagsSet", |out| {
+            fastjson::write_string_array(out, &sd.tags_set)
+        })
         .str("topic", &sd.topic);
     o.finish();
 }
@@ -286,7 +292,9 @@ mod tests {
         assert_eq!(c.consume_type, Some(ConsumeType::ConsumePassively));
         assert_eq!(c.message_model, Some(MessageModel::Clustering));
         assert_eq!(
-            c.subscription_table.get("TopicTest").map(|s| s.code_set.clone()),
+            c.subscription_table
+                .get("TopicTest")
+                .map(|s| s.code_set.clone()),
             Some(vec![2598919])
         );
         assert_eq!(c.compute_min_version(), 407);
@@ -318,7 +326,10 @@ mod tests {
     fn producer_table_info() {
         let body = br#"{"data":{"pg":[{"clientId":"c","language":"JAVA","lastUpdateTimestamp":5,"remoteIP":"1.2.3.4:5","version":407}]}}"#;
         let t = ProducerTableInfo::decode(body).unwrap();
-        assert_eq!(t.data.get("pg").map(|v| v[0].remote_ip.as_str()), Some("1.2.3.4:5"));
+        assert_eq!(
+            t.data.get("pg").map(|v| v[0].remote_ip.as_str()),
+            Some("1.2.3.4:5")
+        );
         assert_eq!(t.encode(), body.to_vec());
     }
 }

@@ -329,7 +329,10 @@ mod tests {
         assert!(enc.starts_with(r#"{"consumeTps":12.5,"#), "{enc}");
         assert!(enc.contains(r#""lastTimestamp":1700000000000,"pullOffset":101}"#));
         assert_eq!(ConsumeStats::decode(enc.as_bytes()).unwrap(), five);
-        assert_eq!(ConsumeStats::decode(b"{}").unwrap(), ConsumeStats::default());
+        assert_eq!(
+            ConsumeStats::decode(b"{}").unwrap(),
+            ConsumeStats::default()
+        );
         assert!(ConsumeStats::decode(b"[").is_err());
     }
 

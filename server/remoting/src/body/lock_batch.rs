@@ -67,7 +67,9 @@ impl LockBatchResponseBody {
     pub fn encode(&self) -> Vec<u8> {
         let mut s = String::new();
         let mut o = ObjectWriter::new(&mut s);
-        o.with("lockOKMQSet", |out| write_mq_array(out, &self.lock_ok_mq_set));
+        o.with("lockOKMQSet", |out| {
+            write_mq_array(out, &self.lock_ok_mq_set)
+        });
         o.finish();
         s.into_bytes()
     }

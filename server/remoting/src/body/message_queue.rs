@@ -68,9 +68,12 @@ impl MessageQueue {
     /// [`fastjson::sort_java_hash_order`].
     pub fn java_hash_code(&self) -> i32 {
         let mut h: i32 = 1;
-        h = h.wrapping_mul(31).wrapping_add(java_string_hash(&self.broker_name));
+        h = h
+            .wrapping_mul(31)
+            .wrapping_add(java_string_hash(&self.broker_name));
         h = h.wrapping_mul(31).wrapping_add(self.queue_id);
-        h.wrapping_mul(31).wrapping_add(java_string_hash(&self.topic))
+        h.wrapping_mul(31)
+            .wrapping_add(java_string_hash(&self.topic))
     }
 }
 
@@ -172,7 +175,7 @@ mod tests {
                 .unwrap(),
             mq
         );
-        let mut v = vec![
+        let mut v = [
             MessageQueue::new("b", "a", 0),
             MessageQueue::new("a", "b", 0),
             MessageQueue::new("a", "a", 2),

@@ -209,7 +209,10 @@ mod tests {
             SubscriptionGroupConfig::decode(br#"{"groupName":"g"}"#).unwrap(),
             g
         );
-        assert_eq!(SubscriptionGroupConfig::decode(DEFAULT_4_9_7.as_bytes()).unwrap(), g);
+        assert_eq!(
+            SubscriptionGroupConfig::decode(DEFAULT_4_9_7.as_bytes()).unwrap(),
+            g
+        );
         let off = SubscriptionGroupConfig::decode(
             br#"{"groupName":"g","consumeEnable":false,"retryMaxTimes":3}"#,
         )
@@ -224,7 +227,13 @@ mod tests {
         let body = r#"{"attributes":{"k":"v"},"brokerId":0,"consumeBroadcastEnable":true,"consumeEnable":true,"consumeFromMinEnable":true,"consumeMessageOrderly":false,"consumeTimeoutMinute":15,"groupName":"g","groupRetryPolicy":{"type":"CUSTOMIZED"},"groupSysFlag":0,"notifyConsumerIdsChangedEnable":true,"retryMaxTimes":16,"retryQueueNums":1,"subscriptionDataSet":[],"whichBrokerWhenConsumeSlowly":1}"#;
         let g = SubscriptionGroupConfig::decode(body.as_bytes()).unwrap();
         assert_eq!(g.consume_timeout_minute, Some(15));
-        assert_eq!(g.attributes.as_ref().and_then(|a| a.get("k")).map(String::as_str), Some("v"));
+        assert_eq!(
+            g.attributes
+                .as_ref()
+                .and_then(|a| a.get("k"))
+                .map(String::as_str),
+            Some("v")
+        );
         assert_eq!(String::from_utf8(g.encode()).unwrap(), body);
     }
 

@@ -215,7 +215,10 @@ impl CommandCustomHeader for SearchOffsetRequestHeader {
             .str("topic", &self.topic)
             .value("queueId", self.queue_id)
             .value("timestamp", self.timestamp)
-            .opt_str("boundaryType", self.boundary_type.map(BoundaryType::java_name))
+            .opt_str(
+                "boundaryType",
+                self.boundary_type.map(BoundaryType::java_name),
+            )
             .opt_str("bname", self.bname.as_deref());
     }
 }

@@ -50,11 +50,12 @@ impl<'a> BatchItem<'a> {
     /// properties exceed [`MAX_PROPERTIES_BYTES`] or the item exceeds an
     /// i32 size.
     pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), MessageError> {
-        let props_len = i16::try_from(self.properties.len()).map_err(|_| MessageError::TooLong {
-            field: "batch item properties",
-            length: self.properties.len(),
-            limit: MAX_PROPERTIES_BYTES,
-        })?;
+        let props_len =
+            i16::try_from(self.properties.len()).map_err(|_| MessageError::TooLong {
+                field: "batch item properties",
+                length: self.properties.len(),
+                limit: MAX_PROPERTIES_BYTES,
+            })?;
         let too_long = || MessageError::TooLong {
             field: "batch item",
             length: self.encoded_len(),
@@ -122,16 +123,19 @@ impl<'a> BatchIter<'a> {
         let rest = &self.body[start..];
         let mut head = Cursor::new(rest, start);
         let declared = head.i32("batch item TOTALSIZE")?;
-        // The declared size bounds everything read below; a size that is
-        // negative, too small or past the end is reported as such.
-        let size = usize::try_from(declared)
-            .ok()
-            .filter(|s| *s >= BATCH_ITEM_FIXED_BYTES)
-            .ok_or(MessageError::SizeMismatch {
+        // The declared size bounds everything read below.
+        let size = usize::try_from(declared).map_err(|_| MessageError::NegativeLength {
+            field: "batch item TOTALSIZE",
+            offset: start,
+            length: i64::from(declared),
+        })?;
+        if size < BATCH_ITEM_FIXED_BYTES {
+            return Err(MessageError::SizeMismatch {
                 offset: start,
                 declared: i64::from(declared),
                 actual: BATCH_ITEM_FIXED_BYTES,
-            })?;
+            });
+        }
         if size > rest.len() {
             return Err(MessageError::Truncated {
                 field: "batch item",
@@ -200,7 +204,10 @@ mod tests {
         assert_eq!(bytes.len(), items[0].encoded_len() + items[1].encoded_len());
         assert_eq!(&bytes[..4], &(22 + 15 + 22i32).to_be_bytes());
         assert_eq!(decode_batch(&bytes).unwrap(), items);
-        assert_eq!(items[0].properties_str(), "KEYS\u{1}batch-0\u{2}WAIT\u{1}true");
+        assert_eq!(
+            items[0].properties_str(),
+            "KEYS\u{1}batch-0\u{2}WAIT\u{1}true"
+        );
         assert!(decode_batch(b"").unwrap().is_empty());
     }
 
@@ -228,6 +235,7 @@ mod tests {
             let e = decode_batch(&b).unwrap_err();
             match check {
                 0 => assert!(matches!(e, MessageError::Truncated { .. }), "{e}"),
+                2 => assert!(matches!(e, MessageError::NegativeLength { .. }), "{e}"),
                 _ => assert!(matches!(e, MessageError::SizeMismatch { .. }), "{e}"),
             }
         }

@@ -134,8 +134,14 @@ mod tests {
     fn reference_example() {
         let id = OffsetMsgId::new("192.168.1.10:10911".parse().unwrap(), 0);
         assert_eq!(id.encode(), "C0A8010A00002A9F0000000000000000");
-        assert_eq!(OffsetMsgId::decode("C0A8010A00002A9F0000000000000000"), Ok(id));
-        assert_eq!(OffsetMsgId::decode("c0a8010a00002a9f0000000000000000"), Ok(id));
+        assert_eq!(
+            OffsetMsgId::decode("C0A8010A00002A9F0000000000000000"),
+            Ok(id)
+        );
+        assert_eq!(
+            OffsetMsgId::decode("c0a8010a00002a9f0000000000000000"),
+            Ok(id)
+        );
         // The golden VIEW_MESSAGE_BY_ID / check-back ids.
         let id: OffsetMsgId = "7F00000100002AB300000000000017BC".parse().unwrap();
         assert_eq!(id.store_host, "127.0.0.1:10931".parse().unwrap());

@@ -232,7 +232,11 @@ impl MessageProperties {
 
     /// Byte length of [`encode`](Self::encode)'s output.
     pub fn encoded_len(&self) -> usize {
-        let content: usize = self.entries.iter().map(|(n, v)| n.len() + v.len() + 1).sum();
+        let content: usize = self
+            .entries
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 1)
+            .sum();
         content + self.entries.len().saturating_sub(1)
     }
 

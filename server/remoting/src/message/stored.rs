@@ -280,10 +280,10 @@ fn decode_at(buf: &[u8], base: usize) -> Result<(StoredMessage<'_>, usize), Mess
             magic: magic as u32,
         });
     }
-    let size = usize::try_from(declared).map_err(|_| MessageError::SizeMismatch {
+    let size = usize::try_from(declared).map_err(|_| MessageError::NegativeLength {
+        field: "TOTALSIZE",
         offset: base,
-        declared: i64::from(declared),
-        actual: 0,
+        length: i64::from(declared),
     })?;
     if size > buf.len() {
         return Err(MessageError::Truncated {
@@ -305,11 +305,7 @@ fn decode_at(buf: &[u8], base: usize) -> Result<(StoredMessage<'_>, usize), Mess
     let born_timestamp = c.i64("BORNTIMESTAMP")?;
     let born_host = read_host(&mut c, MessageSysFlag::born_host_v6(sys_flag), "BORNHOST")?;
     let store_timestamp = c.i64("STORETIMESTAMP")?;
-    let store_host = read_host(
-        &mut c,
-        MessageSysFlag::store_host_v6(sys_flag),
-        "STOREHOST",
-    )?;
+    let store_host = read_host(&mut c, MessageSysFlag::store_host_v6(sys_flag), "STOREHOST")?;
     let reconsume_times = c.i32("RECONSUMETIMES")?;
     let prepared_transaction_offset = c.i64("PREPARED TRANSACTION OFFSET")?;
     let at = c.offset();
@@ -460,10 +456,16 @@ mod tests {
         assert_eq!(back.compression_type(), Some(CompressionType::Zlib));
         assert_eq!(back.offset_msg_id().encode().len(), 56);
         // v1 cannot hold a 200-byte topic.
-        let v1 = StoredMessage { magic: MAGIC_CODE_V1, ..v6 };
+        let v1 = StoredMessage {
+            magic: MAGIC_CODE_V1,
+            ..v6
+        };
         assert!(matches!(v1.encode(), Err(MessageError::TooLong { .. })));
         let bad = StoredMessage { magic: 7, ..m };
-        assert!(matches!(bad.encode(), Err(MessageError::UnknownMagic { .. })));
+        assert!(matches!(
+            bad.encode(),
+            Err(MessageError::UnknownMagic { .. })
+        ));
     }
 
     #[test]
@@ -493,22 +495,43 @@ mod tests {
             StoredMessage::decode(&b).map(|_| ())
         };
         // TOTALSIZE too big, too small, negative.
-        assert!(matches!(patch(0, &111i32.to_be_bytes()), Err(MessageError::Truncated { .. })));
-        assert!(matches!(patch(0, &109i32.to_be_bytes()), Err(MessageError::Truncated { .. })));
-        assert!(matches!(patch(0, &(-1i32).to_be_bytes()), Err(MessageError::SizeMismatch { .. })));
+        assert!(matches!(
+            patch(0, &111i32.to_be_bytes()),
+            Err(MessageError::Truncated { .. })
+        ));
+        assert!(matches!(
+            patch(0, &109i32.to_be_bytes()),
+            Err(MessageError::Truncated { .. })
+        ));
+        assert!(matches!(
+            patch(0, &(-1i32).to_be_bytes()),
+            Err(MessageError::NegativeLength { offset: 0, .. })
+        ));
         // Body length negative / huge.
         assert!(matches!(
             patch(84, &(-1i32).to_be_bytes()),
             Err(MessageError::NegativeLength { offset: 84, .. })
         ));
-        assert!(matches!(patch(84, &i32::MAX.to_be_bytes()), Err(MessageError::Truncated { .. })));
+        assert!(matches!(
+            patch(84, &i32::MAX.to_be_bytes()),
+            Err(MessageError::Truncated { .. })
+        ));
         // Topic length negative, properties length short (leaves slack).
-        assert!(matches!(patch(89, &[0x80]), Err(MessageError::NegativeLength { .. })));
-        assert!(matches!(patch(99, &8i16.to_be_bytes()), Err(MessageError::SizeMismatch { .. })));
+        assert!(matches!(
+            patch(89, &[0x80]),
+            Err(MessageError::NegativeLength { .. })
+        ));
+        assert!(matches!(
+            patch(99, &8i16.to_be_bytes()),
+            Err(MessageError::SizeMismatch { .. })
+        ));
         // Port out of range.
         assert!(matches!(
             patch(52, &(-5i32).to_be_bytes()),
-            Err(MessageError::InvalidPort { field: "BORNHOST", .. })
+            Err(MessageError::InvalidPort {
+                field: "BORNHOST",
+                ..
+            })
         ));
         // The IPv6 bit announces a longer host than there is.
         assert!(patch(36, &0x10i32.to_be_bytes()).is_err());

@@ -162,11 +162,26 @@ impl PullSysFlag {
         class_filter: bool,
         lite_pull: bool,
     ) -> i32 {
-        (if commit_offset { Self::FLAG_COMMIT_OFFSET } else { 0 })
-            | (if suspend { Self::FLAG_SUSPEND } else { 0 })
-            | (if subscription { Self::FLAG_SUBSCRIPTION } else { 0 })
-            | (if class_filter { Self::FLAG_CLASS_FILTER } else { 0 })
-            | (if lite_pull { Self::FLAG_LITE_PULL_MESSAGE } else { 0 })
+        (if commit_offset {
+            Self::FLAG_COMMIT_OFFSET
+        } else {
+            0
+        }) | (if suspend { Self::FLAG_SUSPEND } else { 0 })
+            | (if subscription {
+                Self::FLAG_SUBSCRIPTION
+            } else {
+                0
+            })
+            | (if class_filter {
+                Self::FLAG_CLASS_FILTER
+            } else {
+                0
+            })
+            | (if lite_pull {
+                Self::FLAG_LITE_PULL_MESSAGE
+            } else {
+                0
+            })
     }
 
     /// Clears FLAG_COMMIT_OFFSET (`clearCommitOffsetFlag`).
@@ -241,12 +256,15 @@ mod tests {
         );
         assert_eq!(MessageSysFlag::compression_type(0x401), None);
         assert_eq!(CompressionType::Zlib.sys_flag_bits(), 0x300);
+        assert_eq!(MessageSysFlag::reset_transaction_value(0x4 | 0x1, 0x8), 0x9);
         assert_eq!(
-            MessageSysFlag::reset_transaction_value(0x4 | 0x1, 0x8),
-            0x9
+            TransactionType::from_sys_flag(0x4 | 0x2),
+            TransactionType::Prepared
         );
-        assert_eq!(TransactionType::from_sys_flag(0x4 | 0x2), TransactionType::Prepared);
-        assert_eq!(TransactionType::from_sys_flag(0xC), TransactionType::Rollback);
+        assert_eq!(
+            TransactionType::from_sys_flag(0xC),
+            TransactionType::Rollback
+        );
         assert_eq!(TransactionType::from_sys_flag(0x30), TransactionType::Not);
         for t in [
             TransactionType::Not,
