@@ -224,7 +224,8 @@ impl ShardStore {
         }
         if offset > max {
             r.status = GetStatus::OffsetOverflowBadly;
-            r.next_begin_offset = if min.0 == 0 { min } else { max };
+            // 4.9.7: always the max offset (4.9.3 and older used the min when it was 0).
+            r.next_begin_offset = max;
             return Ok(r);
         }
         // Scan units; a filtered-out unit still advances the next offset.

@@ -69,6 +69,9 @@ fn append_read_restart_on_real_files() {
             .await
             .unwrap();
         assert_eq!(r.status, GetStatus::OffsetOverflowBadly);
+        // Apache 4.9.7: the next offset of an overflow is the max, even
+        // while the min is 0.
+        assert_eq!(r.next_begin_offset, QueueOffset(1000));
         let r = store
             .get_messages(
                 &QueueKey::new("Nope", 0),
