@@ -13,6 +13,8 @@ pub mod query;
 pub mod queue_locks;
 pub mod queue_requests;
 pub mod register;
+pub mod retry;
+pub mod schedule;
 pub mod send;
 pub mod service;
 pub mod shard;
@@ -127,6 +129,7 @@ pub fn run(
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| format!("brokerIP1 {} is not an IP address", cfg.broker_ip1))?;
+    let delay_levels = schedule::parse_levels(&cfg.message_delay_level)?;
     let meta = Arc::new(meta);
     let cfg = Arc::new(cfg);
     let (mesh, inboxes) = mesh::build(shards);
@@ -140,6 +143,7 @@ pub fn run(
         let (cfg, meta, mesh, store_cfg) = (cfg.clone(), meta.clone(), mesh.clone(), store_cfg.clone());
         let (inbox, kicks, listening) = (inboxes[i as usize].clone(), kicks.clone(), listening.clone());
         let (stop, on_ready, config_dir, failed) = (stop.clone(), on_ready.clone(), config_dir.clone(), failed2.clone());
+        let delay_levels = Rc::new(delay_levels.clone());
         async move {
             let stop_all = stop.clone();
             let fail = move |e: String| {
@@ -155,6 +159,10 @@ pub fn run(
                 Ok(o) => o,
                 Err(e) => return fail(e),
             };
+            let delays = match schedule::DelayOffsets::load(&config_dir, i) {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            };
             let shard = Rc::new(BrokerShard {
                 id: i,
                 cfg: cfg.clone(),
@@ -167,6 +175,8 @@ pub fn run(
                 offsets: RefCell::new(offsets),
                 groups: RefCell::new(Default::default()),
                 locks: RefCell::new(Default::default()),
+                delay_levels,
+                delays: RefCell::new(delays),
                 holds: RefCell::new(Default::default()),
             });
             let weak = Rc::downgrade(&shard);
@@ -184,6 +194,7 @@ pub fn run(
             let svc = Rc::new(BrokerService { shard: shard.clone() });
             let acceptor = glommio::spawn_local(accept_loop(listener, svc, i));
             spawn_periodic(&shard, &stop);
+            schedule::start(&shard, &stop);
             listening.fetch_add(1, Ordering::SeqCst);
             let registrar = if i == 0 {
                 while listening.load(Ordering::SeqCst) < shards as usize && !stop.is_set() {
@@ -212,6 +223,9 @@ pub fn run(
             }
             if let Err(e) = shard.offsets.borrow_mut().persist() {
                 tracing::error!(shard = i, error = %e, "cannot persist consumer offsets");
+            }
+            if let Err(e) = shard.delays.borrow_mut().persist() {
+                tracing::error!(shard = i, error = %e, "cannot persist delay offsets");
             }
             match shard.store.shutdown().await {
                 Ok(()) => tracing::info!(shard = i, "shard stopped cleanly"),
@@ -247,6 +261,9 @@ fn spawn_periodic(shard: &Rc<BrokerShard>, stop: &Rc<Stop>) {
             glommio::timer::sleep(every).await;
             if let Err(e) = s.offsets.borrow_mut().persist() {
                 tracing::error!(shard = s.id, error = %e, "cannot persist consumer offsets");
+            }
+            if let Err(e) = s.delays.borrow_mut().persist() {
+                tracing::error!(shard = s.id, error = %e, "cannot persist delay offsets");
             }
         }
     })

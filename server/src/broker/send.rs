@@ -17,6 +17,7 @@ use ringmq_remoting::{
 };
 
 use super::metadata::{perm, TopicLookup};
+use super::schedule;
 use super::shard::BrokerShard;
 use super::topic_names;
 use crate::net::conn::reply;
@@ -182,11 +183,16 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
         let mut props = MessageProperties::parse(header_props);
         props.remove(msg::property::WAIT);
         props.insert(msg::property::CLUSTER, cluster.as_str());
-        vec![MessageInput {
+        let mut m = MessageInput {
             body: req.body.clone(),
-            properties: props.encode(),
             ..base
-        }]
+        };
+        if m.topic.starts_with(topic_names::DLQ_PREFIX) {
+            props.remove(msg::property::DELAY);
+        }
+        schedule::divert(&mut m, &mut props, shard.delay_levels.len());
+        m.properties = props.encode();
+        vec![m]
     };
     for m in &inputs {
         if m.properties.len() > i16::MAX as usize {
@@ -198,7 +204,8 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
         }
     }
 
-    let owner = shard.owner_of(&topic_name, queue_id);
+    // A delayed message goes to its level's queue in the schedule topic.
+    let owner = shard.owner_of(&inputs[0].topic, inputs[0].queue_id);
     let appended = shard
         .on_owner(owner, move |s| async move {
             s.store.append(&inputs).await.map(|r| r.records)

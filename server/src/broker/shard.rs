@@ -43,6 +43,10 @@ pub struct BrokerShard {
     pub groups: RefCell<GroupRegistry>,
     /// Ordered-consumption locks of the groups this shard owns.
     pub locks: RefCell<super::queue_locks::LockTable>,
+    /// `messageDelayLevel`, parsed.
+    pub delay_levels: Rc<Vec<std::time::Duration>>,
+    /// Delivery offsets of the delay levels this shard owns.
+    pub delays: RefCell<super::schedule::DelayOffsets>,
     /// Long-polling waiters per queue; woken (and removed) by an arrival.
     pub holds: RefCell<HashMap<QueueKey, Rc<Broadcast>>>,
 }
