@@ -1,4 +1,15 @@
 //! Shared pieces of the black-box tests.
+//!
+//! * [`server`]: runs the real `ringmq serve` process (free ports, temporary
+//!   data directory, bounded waits, restart and kill -9).
+//! * [`remoting_client`]: a blocking protocol-level client on the
+//!   `ringmq-remoting` frame codec; [`requests`] builds the requests,
+//!   [`records`] decodes stored records and message ids.
+
+pub mod records;
+pub mod remoting_client;
+pub mod requests;
+pub mod server;
 
 /// The deterministic body of message `seq` (the child writes it, the test checks it).
 pub fn body_of(seq: u64) -> Vec<u8> {
