@@ -75,7 +75,7 @@ pub fn start(
                 }
             };
             ex.run(async move {
-                let listener = match glommio::net::TcpListener::bind(addr) {
+                let listener = match crate::net::listen::bind_shared(addr) {
                     Ok(l) => l,
                     Err(e) => {
                         let _ = tx.send(Err(format!("name server cannot listen on {addr}: {e}")));

@@ -187,7 +187,7 @@ pub fn run(
             });
             let stop = Stop::new(stop);
             glommio::spawn_local(mesh::serve_inbox(shard.clone(), inbox)).detach();
-            let listener = match glommio::net::TcpListener::bind(listen) {
+            let listener = match crate::net::listen::bind_shared(listen) {
                 Ok(l) => l,
                 Err(e) => return fail(format!("cannot listen on {listen}: {e}")),
             };

@@ -41,7 +41,8 @@ struct Pulled {
 struct PullJob {
     key: QueueKey,
     group: String,
-    offset: u64,
+    /// As requested: a negative offset is "too small", not 0.
+    offset: i64,
     max_msgs: usize,
     max_bytes: usize,
     filter: TagFilter,
@@ -162,7 +163,7 @@ async fn pull(shard: &Rc<BrokerShard>, req: &RemotingCommand) -> RemotingCommand
     let job = PullJob {
         key: QueueKey::new(h.topic.clone(), h.queue_id as u32),
         group: h.consumer_group.clone(),
-        offset: h.queue_offset.max(0) as u64,
+        offset: h.queue_offset,
         max_msgs: h.max_msg_nums.max(1) as usize,
         max_bytes: h
             .max_msg_bytes
@@ -209,12 +210,31 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
             .borrow_mut()
             .commit(&job.group, &job.key.topic, job.key.queue_id, offset);
     }
+    if job.offset < 0 {
+        // Apache hands the offset to the store as is: below the min (§6.2).
+        let (min, max) = (s.store.min_offset(&job.key).0 as i64, s.store.max_offset(&job.key).0 as i64);
+        let (status, next) = if max == 0 {
+            (GetStatus::NoMessageInQueue, 0)
+        } else {
+            (GetStatus::OffsetTooSmall, min)
+        };
+        return Pulled {
+            code: ResponseCode::PullOffsetMoved,
+            status,
+            next,
+            min,
+            max,
+            body: Bytes::new(),
+            error: None,
+        };
+    }
+    let offset = job.offset as u64;
     let deadline = job.hold.map(|d| Instant::now() + d);
     loop {
         // Register interest before reading, so an arrival during the read
         // is not missed.
         let waiting = match deadline {
-            Some(_) if job.offset >= s.store.max_offset(&job.key).0 => Some(s.hold_on(&job.key)),
+            Some(_) if offset >= s.store.max_offset(&job.key).0 => Some(s.hold_on(&job.key)),
             _ => None,
         };
         let wait = waiting.as_ref().map(|b| b.wait());
@@ -223,7 +243,7 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
             .store
             .get_messages(
                 &job.key,
-                QueueOffset(job.offset),
+                QueueOffset(offset),
                 job.max_msgs,
                 job.max_bytes,
                 &|code| filter.matches(code),
@@ -235,7 +255,7 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
                 return Pulled {
                     code: ResponseCode::SystemError,
                     status: GetStatus::NoMatchedLogicQueue,
-                    next: job.offset as i64,
+                    next: job.offset,
                     min: 0,
                     max: 0,
                     body: Bytes::new(),
@@ -243,7 +263,7 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
                 }
             }
         };
-        let code = response_code(r.status, job.offset);
+        let code = response_code(r.status, offset);
         let now = Instant::now();
         if code == ResponseCode::PullNotFound {
             if let (Some(d), Some(wait)) = (deadline, wait) {

@@ -22,6 +22,22 @@ pub fn check_port_free(addr: SocketAddr, what: &str) -> Result<(), String> {
     }
 }
 
+/// Binds `addr` for this shard: SO_REUSEPORT (every shard binds the same
+/// port) and SO_REUSEADDR, so that a restart is not refused while sockets
+/// of the previous process linger in TIME_WAIT (Netty sets it too).
+pub fn bind_shared(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    use std::os::unix::io::{FromRawFd, IntoRawFd};
+    let sk = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sk.set_reuse_address(true)?;
+    sk.set_reuse_port(true)?;
+    sk.bind(&addr.into())?;
+    sk.listen(1024)?;
+    // SAFETY: the fd is a bound, listening TCP socket whose ownership moves
+    // to the glommio listener.
+    Ok(unsafe { TcpListener::from_raw_fd(sk.into_raw_fd()) })
+}
+
 /// Accepts connections on `listener` forever, serving each with `svc`.
 /// Connection ids carry `shard` in their high bits.
 pub async fn accept_loop<S: Service>(listener: TcpListener, svc: Rc<S>, shard: u16) {
