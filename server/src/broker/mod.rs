@@ -20,6 +20,7 @@ pub mod service;
 pub mod shard;
 pub mod subscription;
 pub mod topic_names;
+pub mod transaction;
 
 use std::cell::RefCell;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -177,6 +178,8 @@ pub fn run(
                 locks: RefCell::new(Default::default()),
                 delay_levels,
                 delays: RefCell::new(delays),
+                tx_resolved: RefCell::new(Default::default()),
+                tx_given_up: Default::default(),
                 holds: RefCell::new(Default::default()),
             });
             let weak = Rc::downgrade(&shard);
@@ -195,6 +198,7 @@ pub fn run(
             let acceptor = glommio::spawn_local(accept_loop(listener, svc, i));
             spawn_periodic(&shard, &stop);
             schedule::start(&shard, &stop);
+            transaction::start_checker(&shard, &stop);
             listening.fetch_add(1, Ordering::SeqCst);
             let registrar = if i == 0 {
                 while listening.load(Ordering::SeqCst) < shards as usize && !stop.is_set() {

@@ -18,6 +18,7 @@ use ringmq_remoting::{
 
 use super::metadata::{perm, TopicLookup};
 use super::schedule;
+use super::transaction;
 use super::shard::BrokerShard;
 use super::topic_names;
 use crate::net::conn::reply;
@@ -190,7 +191,27 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
         if m.topic.starts_with(topic_names::DLQ_PREFIX) {
             props.remove(msg::property::DELAY);
         }
-        schedule::divert(&mut m, &mut props, shard.delay_levels.len());
+        if transaction::is_prepared(m.sys_flag, &props) {
+            if shard.cfg.reject_transaction_message {
+                return reply(
+                    req,
+                    ResponseCode::NoPermission,
+                    format!(
+                        "the broker[{}] sending transaction message is forbidden",
+                        shard.cfg.broker_ip1
+                    ),
+                );
+            }
+            shard.meta.create_system_topic(
+                topic_names::TRANS_HALF_TOPIC,
+                1,
+                perm::READ | perm::WRITE,
+                &shard.cfg,
+            );
+            transaction::to_half(&mut m, &mut props);
+        } else {
+            schedule::divert(&mut m, &mut props, shard.delay_levels.len());
+        }
         m.properties = props.encode();
         vec![m]
     };

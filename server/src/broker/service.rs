@@ -8,7 +8,7 @@ use std::rc::Rc;
 use ringmq_remoting::{RemotingCommand, RequestCode};
 
 use super::shard::BrokerShard;
-use super::{admin, clients, pull, query, queue_locks, queue_requests, retry, send};
+use super::{admin, clients, pull, query, queue_locks, queue_requests, retry, send, transaction};
 use crate::net::conn::not_supported;
 use crate::net::{Connection, Service};
 
@@ -44,6 +44,7 @@ async fn dispatch(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: RemotingCom
         C::UnregisterClient => clients::unregister(s, c, req).await,
         C::GetConsumerListByGroup => clients::consumer_list(s, c, req).await,
         C::ConsumerSendMsgBack => retry::send_back(s, c, req).await,
+        C::EndTransaction => transaction::end_transaction(s, c, req).await,
         C::LockBatchMq => queue_locks::lock_batch(s, c, req).await,
         C::UnlockBatchMq => queue_locks::unlock_batch(s, c, req).await,
         C::CheckClientConfig => admin::check_client_config(s, c, req).await,

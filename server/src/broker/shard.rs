@@ -47,6 +47,10 @@ pub struct BrokerShard {
     pub delay_levels: Rc<Vec<std::time::Duration>>,
     /// Delivery offsets of the delay levels this shard owns.
     pub delays: RefCell<super::schedule::DelayOffsets>,
+    /// Resolved half messages (on the half queue's owner, see `transaction`).
+    pub tx_resolved: RefCell<super::transaction::Resolved>,
+    /// Half messages given up after `transactionCheckMax` checks.
+    pub tx_given_up: std::cell::Cell<u64>,
     /// Long-polling waiters per queue; woken (and removed) by an arrival.
     pub holds: RefCell<HashMap<QueueKey, Rc<Broadcast>>>,
 }
