@@ -18,6 +18,8 @@ use crate::net::{Connection, Service};
 
 struct NamesrvService {
     ns: RefCell<NameServer>,
+    /// Open connections, so that an expired broker's can be closed.
+    conns: RefCell<std::collections::HashMap<u64, Rc<Connection>>>,
 }
 
 impl Service for NamesrvService {
@@ -26,11 +28,15 @@ impl Service for NamesrvService {
         conn: Rc<Connection>,
         req: RemotingCommand,
     ) -> impl Future<Output = Option<RemotingCommand>> + 'static {
+        if !self.conns.borrow().contains_key(&conn.id.0) {
+            self.conns.borrow_mut().insert(conn.id.0, conn.clone());
+        }
         let resp = self.ns.borrow_mut().handle(&req, conn.id.0, conn.peer, now_ms());
         async move { resp }
     }
 
     fn on_close(&self, conn: &Rc<Connection>) {
+        self.conns.borrow_mut().remove(&conn.id.0);
         self.ns.borrow_mut().connection_closed(conn.id.0);
     }
 }
@@ -84,6 +90,7 @@ pub fn start(
                 };
                 let svc = Rc::new(NamesrvService {
                     ns: RefCell::new(NameServer::new(cfg)),
+                    conns: RefCell::new(Default::default()),
                 });
                 let acceptor = glommio::spawn_local(accept_loop(listener, svc.clone(), 0));
                 let _ = tx.send(Ok(()));
@@ -93,8 +100,13 @@ pub fn start(
                     waited += Duration::from_millis(50);
                     if waited >= timings.scan_interval {
                         waited = Duration::ZERO;
-                        for addr in svc.ns.borrow_mut().expire_brokers(now_ms()) {
+                        let expired = svc.ns.borrow_mut().expire_brokers_with_connections(now_ms());
+                        for (addr, conn) in expired {
                             tracing::info!(broker = %addr, "broker expired: no registration");
+                            // As Apache: the silent broker's channel is closed too.
+                            if let Some(c) = svc.conns.borrow_mut().remove(&conn) {
+                                c.close();
+                            }
                         }
                     }
                 }
