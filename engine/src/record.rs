@@ -46,6 +46,9 @@ pub mod property {
     pub const KEYS: &str = "KEYS";
     pub const TAGS: &str = "TAGS";
     pub const UNIQ_KEY: &str = "UNIQ_KEY";
+    /// Delivery time of a timer record (ms): its consume-queue tags code, as
+    /// Apache stores the delivery time of a scheduled message there.
+    pub const TIMER_OUT_MS: &str = "TIMER_OUT_MS";
     pub const NAME_VALUE_SEPARATOR: char = '\u{1}';
     pub const PROPERTY_SEPARATOR: char = '\u{2}';
 }
@@ -206,6 +209,16 @@ pub fn tags_code(tags: Option<&str>) -> i64 {
         Some(t) if !t.is_empty() => java_string_hash(t) as i64,
         _ => 0,
     }
+}
+
+/// The tags code a record's consume-queue unit carries: the delivery time
+/// for timer records (so timers can be rebuilt from units alone), else the
+/// hash of TAGS.
+pub fn unit_tags_code(props: &str) -> i64 {
+    if let Some(t) = property_value(props, property::TIMER_OUT_MS).and_then(|v| v.parse::<i64>().ok()) {
+        return t;
+    }
+    tags_code(property_value(props, property::TAGS))
 }
 
 /// Iterates `name\u0001value\u0002` pairs. Malformed pairs (no separator) are skipped.
@@ -431,7 +444,7 @@ impl RecordView<'_> {
         property_value(self.properties, name)
     }
     pub fn tags_code(&self) -> i64 {
-        tags_code(self.property(property::TAGS))
+        unit_tags_code(self.properties)
     }
     pub fn transaction_type(&self) -> i32 {
         self.sys_flag & sysflag::TRANSACTION_MASK

@@ -134,6 +134,9 @@ const INDEX_CACHE_CHUNKS: usize = 32;
 const BULK_ROUND_BYTES: u64 = 8 << 20;
 
 type ArrivalListener = Box<dyn Fn(&QueueKey, QueueOffset)>;
+/// The lowest commitlog offset retention must keep (pending timers, open
+/// transactions), if any.
+type RetentionFloor = Box<dyn Fn() -> Option<u64>>;
 
 /// A SYNC_FLUSH append waiting for the durable mark to pass its end offset.
 type DurableWaiter = (u64, Rc<Slot<Result<()>>>);
@@ -160,6 +163,7 @@ struct Inner {
     room_line: RefCell<VecDeque<u64>>,
     room_next_ticket: Cell<u64>,
     arrival: RefCell<Option<ArrivalListener>>,
+    retention_floor: RefCell<Option<RetentionFloor>>,
     tasks: RefCell<Vec<glommio::task::JoinHandle<()>>>,
     flush_lock: glommio::sync::Semaphore,
 }
@@ -218,7 +222,7 @@ struct Prepared<'a> {
 impl<'a> Prepared<'a> {
     fn of(m: &'a MessageInput, max_body: usize) -> Result<Self> {
         let len = m.validate(max_body)?;
-        let tags_code = record::tags_code(record::property_value(&m.properties, property::TAGS));
+        let tags_code = record::unit_tags_code(&m.properties);
         Ok(Prepared {
             len,
             tags_code,
@@ -348,6 +352,7 @@ impl ShardStore {
             room_line: RefCell::new(VecDeque::new()),
             room_next_ticket: Cell::new(0),
             arrival: RefCell::new(None),
+            retention_floor: RefCell::new(None),
             tasks: RefCell::new(Vec::new()),
             flush_lock: glommio::sync::Semaphore::new(1),
             cfg,
@@ -370,6 +375,13 @@ impl ShardStore {
     }
     pub fn config(&self) -> &StoreConfig {
         &self.inner.cfg
+    }
+
+    /// Retention never deletes a segment holding an offset at or above what
+    /// `f` returns: the broker's records that must outlive their segment
+    /// (pending timers) are re-written later in the log first.
+    pub fn set_retention_floor(&self, f: impl Fn() -> Option<u64> + 'static) {
+        *self.inner.retention_floor.borrow_mut() = Some(Box::new(f));
     }
 
     /// Called (on this shard) whenever a queue's max offset grows: the broker's long polling hooks in here.

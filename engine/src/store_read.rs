@@ -326,6 +326,25 @@ impl ShardStore {
         Ok(record::store_timestamp_of(&head))
     }
 
+    /// Up to `n` consume-queue units of a queue from `from`, with their queue
+    /// offsets: (queue offset, commitlog offset, size, tags code). Units
+    /// whose record retention already deleted are left out.
+    pub async fn queue_units(
+        &self,
+        key: &QueueKey,
+        from: QueueOffset,
+        n: usize,
+    ) -> Result<Vec<(QueueOffset, LogOffset, u32, i64)>> {
+        let units = self.read_units(key, from, n.min(MAX_PULL_MESSAGES * 16)).await?;
+        let log_min = self.log_range().0;
+        Ok(units
+            .into_iter()
+            .enumerate()
+            .filter(|(_, u)| u.log_offset >= log_min)
+            .map(|(i, u)| (QueueOffset(from.0 + i as u64), u.log_offset, u.size, u.tags_code))
+            .collect())
+    }
+
     /// Whether the message at `offset` of a queue is served from the tail
     /// cache (true also when there is no such message). Apache answers a
     /// first offset query with 0 only in that case (reference §3.3).

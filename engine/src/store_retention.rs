@@ -43,24 +43,14 @@ impl ShardStore {
             ..Default::default()
         };
         if time_up || space_full || clean_now {
-            let keep_secs = cfg.file_reserved_hours as i64 * 3600;
-            let doomed_below = {
+            let mut doomed_below = self.doomed_below(now_ms, clean_now)?;
+            // Keep what the broker still needs; it rolls it forward.
+            let floor = self.inner.retention_floor.borrow().as_ref().and_then(|f| f());
+            if let (Some(below), Some(floor)) = (doomed_below, floor) {
                 let s = self.inner.st.borrow();
-                let area = &s.log.area;
-                let active = area.segment_start(area.write_pos());
-                let mut below = None;
-                for start in area.segment_starts().into_iter().take(cfg.delete_batch_max) {
-                    if start >= active {
-                        break;
-                    }
-                    let expired = area.segment_modified_secs(start)? + keep_secs <= now_ms / 1000;
-                    if !(expired || clean_now) {
-                        break;
-                    }
-                    below = Some(start + area.segment_bytes());
-                }
-                below
-            };
+                let keep_from = s.log.area.segment_start(floor);
+                doomed_below = (keep_from.min(below) > s.log.min_offset().0).then(|| keep_from.min(below));
+            }
             if let Some(below) = doomed_below {
                 // Never delete bytes that are not yet on disk.
                 if self.inner.st.borrow().log.area.written_pos() < below {
@@ -91,6 +81,43 @@ impl ShardStore {
         }
         report.log_min_offset = self.inner.st.borrow().log.min_offset().0;
         Ok(report)
+    }
+
+    /// The commitlog offset below which retention would delete segments now
+    /// (expired ones, or any with `clean_now`), ignoring the floor.
+    fn doomed_below(&self, now_ms: i64, clean_now: bool) -> Result<Option<u64>> {
+        let cfg = &self.inner.cfg;
+        let keep_secs = cfg.file_reserved_hours as i64 * 3600;
+        let s = self.inner.st.borrow();
+        let area = &s.log.area;
+        let active = area.segment_start(area.write_pos());
+        let mut below = None;
+        for start in area.segment_starts().into_iter().take(cfg.delete_batch_max) {
+            if start >= active {
+                break;
+            }
+            let expired = area.segment_modified_secs(start)? + keep_secs <= now_ms / 1000;
+            if !(expired || clean_now) {
+                break;
+            }
+            below = Some(start + area.segment_bytes());
+        }
+        Ok(below)
+    }
+
+    /// Where retention will cut soon: segments that are expired, or that
+    /// the disk watermark would take, end below the returned offset. The
+    /// broker rolls its pending timers out of that range.
+    pub fn retention_horizon(&self) -> Result<Option<u64>> {
+        let cfg = &self.inner.cfg;
+        let used = self
+            .inner
+            .env
+            .usage
+            .used_percent(&cfg.root)
+            .map_err(|e| StoreError::io("statvfs", &cfg.root, e))?;
+        let clean_now = cfg.clean_forcibly && used >= cfg.disk_force_clean_ratio;
+        self.doomed_below(self.inner.env.clock.now_ms(), clean_now)
     }
 
     /// Moves each queue's min offset to its first unit at or above `log_min`.
