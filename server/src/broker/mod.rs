@@ -19,6 +19,7 @@ pub mod send;
 pub mod service;
 pub mod shard;
 pub mod subscription;
+pub mod timer;
 pub mod topic_names;
 pub mod transaction;
 
@@ -164,6 +165,10 @@ pub fn run(
                 Ok(d) => d,
                 Err(e) => return fail(e),
             };
+            let timers = match timer::TimerState::load(&config_dir, i) {
+                Ok(t) => t,
+                Err(e) => return fail(e),
+            };
             let shard = Rc::new(BrokerShard {
                 id: i,
                 cfg: cfg.clone(),
@@ -180,6 +185,7 @@ pub fn run(
                 delays: RefCell::new(delays),
                 tx_resolved: RefCell::new(Default::default()),
                 tx_given_up: Default::default(),
+                timers: RefCell::new(timers),
                 holds: RefCell::new(Default::default()),
             });
             let weak = Rc::downgrade(&shard);
@@ -199,6 +205,7 @@ pub fn run(
             spawn_periodic(&shard, &stop);
             schedule::start(&shard, &stop);
             transaction::start_checker(&shard, &stop);
+            timer::start(&shard, &stop);
             listening.fetch_add(1, Ordering::SeqCst);
             let registrar = if i == 0 {
                 while listening.load(Ordering::SeqCst) < shards as usize && !stop.is_set() {
@@ -230,6 +237,9 @@ pub fn run(
             }
             if let Err(e) = shard.delays.borrow_mut().persist() {
                 tracing::error!(shard = i, error = %e, "cannot persist delay offsets");
+            }
+            if let Err(e) = shard.timers.borrow_mut().persist() {
+                tracing::error!(shard = i, error = %e, "cannot persist timer state");
             }
             match shard.store.shutdown().await {
                 Ok(()) => tracing::info!(shard = i, "shard stopped cleanly"),

@@ -18,6 +18,8 @@ use ringmq_remoting::{
 
 use super::metadata::{perm, TopicLookup};
 use super::schedule;
+use super::timer;
+use super::metadata;
 use super::transaction;
 use super::shard::BrokerShard;
 use super::topic_names;
@@ -210,7 +212,13 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
             );
             transaction::to_half(&mut m, &mut props);
         } else {
-            schedule::divert(&mut m, &mut props, shard.delay_levels.len());
+            match timer::requested_delivery(&props, metadata::now_ms()) {
+                Err(remark) => return reply(req, ResponseCode::MessageIllegal, remark),
+                Ok(Some(at)) => timer::divert(&mut m, &mut props, at, shard.shards()),
+                Ok(None) => {
+                    schedule::divert(&mut m, &mut props, shard.delay_levels.len());
+                }
+            }
         }
         m.properties = props.encode();
         vec![m]

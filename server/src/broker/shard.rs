@@ -51,6 +51,8 @@ pub struct BrokerShard {
     pub tx_resolved: RefCell<super::transaction::Resolved>,
     /// Half messages given up after `transactionCheckMax` checks.
     pub tx_given_up: std::cell::Cell<u64>,
+    /// Pending timers of this shard's timer queue.
+    pub timers: RefCell<super::timer::TimerState>,
     /// Long-polling waiters per queue; woken (and removed) by an arrival.
     pub holds: RefCell<HashMap<QueueKey, Rc<Broadcast>>>,
 }

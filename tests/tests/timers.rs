@@ -1,0 +1,177 @@
+//! Arbitrary-time delivery over the wire: `__STARTDELIVERTIME`,
+//! `TIMER_DELIVER_MS`, `TIMER_DELAY_SEC`, `TIMER_DELAY_MS`; nothing early,
+//! nothing lost or repeated across a clean restart, limits refused.
+
+use std::time::{Duration, Instant};
+
+use ringmq_remoting::RemotingCommand;
+use ringmq_tests::records::decode_records;
+use ringmq_tests::remoting_client::RemotingClient;
+use ringmq_tests::requests::{self, now_millis, response, Message, Pull};
+use ringmq_tests::server::Ringmq;
+
+const RPC: Duration = Duration::from_secs(30);
+const GROUP: &str = "timer_test_group";
+
+fn call(c: &mut RemotingClient, cmd: RemotingCommand) -> RemotingCommand {
+    let code = cmd.code;
+    c.invoke(cmd, RPC)
+        .unwrap_or_else(|e| panic!("request code {code}: {e}"))
+}
+
+/// Bodies in the queue from `offset` on, right now.
+fn bodies(c: &mut RemotingClient, topic: &str, offset: i64) -> Vec<Vec<u8>> {
+    let resp = call(c, Pull::new(GROUP, topic, 0, offset).max(64).build());
+    if resp.code != response::SUCCESS {
+        return Vec::new();
+    }
+    decode_records(&resp.body)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.body)
+        .collect()
+}
+
+/// Waits until the queue holds `n` messages; returns when that happened.
+fn wait_for(c: &mut RemotingClient, topic: &str, n: usize, within: Duration) -> Instant {
+    let end = Instant::now() + within;
+    loop {
+        if bodies(c, topic, 0).len() >= n {
+            return Instant::now();
+        }
+        assert!(
+            Instant::now() < end,
+            "{topic}: fewer than {n} messages within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn send(c: &mut RemotingClient, topic: &str, body: &str, prop: (&str, String)) -> RemotingCommand {
+    call(
+        c,
+        requests::send_message_v2(&Message::new(topic, 0, body).with_property(prop.0, &prop.1)),
+    )
+}
+
+#[test]
+fn timers_deliver_on_time_and_refuse_what_is_out_of_range() {
+    let mq = Ringmq::start();
+    let mut c = RemotingClient::connect(mq.broker).unwrap();
+    let topic = "TimerTopic";
+    assert_eq!(
+        call(&mut c, requests::update_and_create_topic(topic, 1, 1)).code,
+        response::SUCCESS
+    );
+    let start = Instant::now();
+    let at = now_millis() + 3000;
+    assert_eq!(
+        send(&mut c, topic, "abs", ("__STARTDELIVERTIME", at.to_string())).code,
+        response::SUCCESS
+    );
+    assert_eq!(
+        send(&mut c, topic, "sec", ("TIMER_DELAY_SEC", "2".into())).code,
+        response::SUCCESS
+    );
+    assert_eq!(
+        send(&mut c, topic, "ms", ("TIMER_DELAY_MS", "1500".into())).code,
+        response::SUCCESS
+    );
+    assert_eq!(
+        send(
+            &mut c,
+            topic,
+            "deliver",
+            ("TIMER_DELIVER_MS", (now_millis() + 2500).to_string())
+        )
+        .code,
+        response::SUCCESS
+    );
+    // A time in the past is delivered at once.
+    assert_eq!(
+        send(&mut c, topic, "past", ("__STARTDELIVERTIME", "1".into())).code,
+        response::SUCCESS
+    );
+    assert_eq!(
+        bodies(&mut c, topic, 0),
+        vec![b"past".to_vec()],
+        "only the past one at once"
+    );
+
+    let all = wait_for(&mut c, topic, 5, Duration::from_secs(30));
+    assert!(
+        all - start >= Duration::from_millis(2900),
+        "the 3 s timer came after {:?}",
+        all - start
+    );
+    let mut got = bodies(&mut c, topic, 0);
+    got.sort();
+    let mut want: Vec<Vec<u8>> = ["abs", "deliver", "ms", "past", "sec"]
+        .iter()
+        .map(|b| b.as_bytes().to_vec())
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "each timer exactly once");
+
+    // More than 40 days ahead, or not a number: MESSAGE_ILLEGAL.
+    let too_far = now_millis() + 40 * 24 * 3600 * 1000 + 60_000;
+    let r = send(
+        &mut c,
+        topic,
+        "x",
+        ("__STARTDELIVERTIME", too_far.to_string()),
+    );
+    assert_eq!(r.code, response::MESSAGE_ILLEGAL, "{:?}", r.remark);
+    assert!(r.remark.unwrap_or_default().contains("40 days"));
+    let r = send(&mut c, topic, "x", ("TIMER_DELAY_SEC", "soon".into()));
+    assert_eq!(r.code, response::MESSAGE_ILLEGAL);
+    // 39 days is accepted (and stays pending).
+    let r = send(
+        &mut c,
+        topic,
+        "later",
+        ("TIMER_DELAY_SEC", (39 * 24 * 3600).to_string()),
+    );
+    assert_eq!(r.code, response::SUCCESS);
+}
+
+#[test]
+fn timers_survive_a_clean_restart_without_repeats() {
+    let mut mq = Ringmq::start();
+    let topic = "TimerRestartTopic";
+    {
+        let mut c = RemotingClient::connect(mq.broker).unwrap();
+        assert_eq!(
+            call(&mut c, requests::update_and_create_topic(topic, 1, 1)).code,
+            response::SUCCESS
+        );
+        assert_eq!(
+            send(&mut c, topic, "early", ("TIMER_DELAY_MS", "300".into())).code,
+            response::SUCCESS
+        );
+        wait_for(&mut c, topic, 1, Duration::from_secs(30));
+        let r = send(
+            &mut c,
+            topic,
+            "after-restart",
+            ("TIMER_DELAY_SEC", "4".into()),
+        );
+        assert_eq!(r.code, response::SUCCESS);
+    }
+    let sent = Instant::now();
+    mq.restart();
+    let mut c = RemotingClient::connect(mq.broker).unwrap();
+    let arrived = wait_for(&mut c, topic, 2, Duration::from_secs(40));
+    assert!(
+        arrived - sent >= Duration::from_millis(3900),
+        "delivered early, after {:?}",
+        arrived - sent
+    );
+    // Give a repeat every chance to show up.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        bodies(&mut c, topic, 0),
+        vec![b"early".to_vec(), b"after-restart".to_vec()],
+        "each once, across the restart"
+    );
+}
