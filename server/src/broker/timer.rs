@@ -134,7 +134,7 @@ impl DoneBits {
     }
 
     fn decode(b: &[u8]) -> Option<DoneBits> {
-        if b.len() < 8 || b.len() % 8 != 0 {
+        if b.len() < 8 || !b.len().is_multiple_of(8) {
             return None;
         }
         let base = u64::from_be_bytes(b[..8].try_into().ok()?);
@@ -270,6 +270,9 @@ async fn load_new(s: &Rc<BrokerShard>, key: &QueueKey) -> Result<(), String> {
     }
 }
 
+/// A due timer: (queue offset, log offset, the message to re-put).
+type DueTimer = (u64, u64, MessageInput);
+
 /// Re-puts every timer that is due, a round at a time.
 async fn deliver_due(s: &Rc<BrokerShard>) {
     loop {
@@ -292,7 +295,7 @@ async fn deliver_due(s: &Rc<BrokerShard>) {
             return;
         }
         // Group by real queue: one append (and one mesh call) per queue.
-        let mut by_queue: HashMap<(String, u32), Vec<(u64, u64, MessageInput)>> = HashMap::new();
+        let mut by_queue: HashMap<(String, u32), Vec<DueTimer>> = HashMap::new();
         let mut retry = Vec::new();
         for (_, off, log) in due {
             match s.store.read_record(LogOffset(log)).await {
