@@ -157,17 +157,29 @@ pub async fn runtime_info(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
     let mut min = u64::MAX;
     let mut max = 0u64;
     let mut cache = 0usize;
+    let (mut pending, mut delivered, mut given_up) = (0u64, 0u64, 0u64);
     for target in 0..shard.shards() {
         let r = shard
             .on_owner(target, |s| async move {
                 let (lo, hi) = s.store.log_range();
-                (lo.0, hi.0, s.store.tail_cache_bytes())
+                let t = s.timers.borrow();
+                (
+                    lo.0,
+                    hi.0,
+                    s.store.tail_cache_bytes(),
+                    t.pending() as u64,
+                    t.delivered,
+                    s.tx_given_up.get(),
+                )
             })
             .await;
-        if let Some((lo, hi, c)) = r {
+        if let Some((lo, hi, c, p, d, g)) = r {
             min = min.min(lo);
             max = max.max(hi);
             cache += c;
+            pending += p;
+            delivered += d;
+            given_up += g;
         }
     }
     let entries = vec![
@@ -181,6 +193,9 @@ pub async fn runtime_info(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
         ("tailCacheBytes".to_string(), cache.to_string()),
         ("shards".to_string(), shard.shards().to_string()),
         ("brokerName".to_string(), shard.cfg.broker_name.clone()),
+        ("timerPending".to_string(), pending.to_string()),
+        ("timerDelivered".to_string(), delivered.to_string()),
+        ("transactionCheckMaxTimes".to_string(), given_up.to_string()),
         ("msgPutTotalTodayNow".to_string(), "0".to_string()),
         ("msgGetTotalTodayNow".to_string(), "0".to_string()),
     ];

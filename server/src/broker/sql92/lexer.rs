@@ -66,11 +66,14 @@ const KEYWORDS: [(&str, Tok); 9] = [
 pub(crate) struct Lexer<'a> {
     src: &'a str,
     pos: usize,
+    /// No CR or LF at or after this offset (keeps a run of unterminated
+    /// `--` from rescanning the rest of the input at every dash).
+    no_eol_from: usize,
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str) -> Lexer<'a> {
-        Lexer { src, pos: 0 }
+        Lexer { src, pos: 0, no_eol_from: usize::MAX }
     }
 
     pub fn src(&self) -> &'a str {
@@ -94,14 +97,22 @@ impl<'a> Lexer<'a> {
                 b' ' | b'\t' | b'\n' | b'\r' | 0x0c => self.pos += 1,
                 b'-' if b.get(p + 1) == Some(&b'-') => {
                     let body = p + 2;
-                    match b[body..].iter().position(|&x| x == b'\n' || x == b'\r') {
+                    let eol = if body >= self.no_eol_from {
+                        None
+                    } else {
+                        b[body..].iter().position(|&x| x == b'\n' || x == b'\r')
+                    };
+                    match eol {
                         Some(i) => {
                             let nl = body + i;
                             let crlf = b[nl] == b'\r' && b.get(nl + 1) == Some(&b'\n');
                             self.pos = nl + if crlf { 2 } else { 1 };
                         }
                         // No line end: not a comment, just a minus sign.
-                        None => return Ok(self.emit(Tok::Minus, p, p + 1)),
+                        None => {
+                            self.no_eol_from = self.no_eol_from.min(body);
+                            return Ok(self.emit(Tok::Minus, p, p + 1));
+                        }
                     }
                 }
                 b'/' if b.get(p + 1) == Some(&b'*') => {
