@@ -186,6 +186,8 @@ pub fn run(
                 tx_resolved: RefCell::new(Default::default()),
                 tx_given_up: Default::default(),
                 timers: RefCell::new(timers),
+                msgs_put: Default::default(),
+                msgs_got: Default::default(),
                 holds: RefCell::new(Default::default()),
             });
             let weak = Rc::downgrade(&shard);

@@ -278,6 +278,7 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
                 }
             }
         }
+        s.msgs_got.set(s.msgs_got.get() + r.messages.len() as u64);
         let mut body = BytesMut::with_capacity(r.messages.iter().map(|m| m.len()).sum());
         for m in &r.messages {
             body.extend_from_slice(m);

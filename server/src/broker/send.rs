@@ -237,7 +237,11 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
     let owner = shard.owner_of(&inputs[0].topic, inputs[0].queue_id);
     let appended = shard
         .on_owner(owner, move |s| async move {
-            s.store.append(&inputs).await.map(|r| r.records)
+            let r = s.store.append(&inputs).await.map(|r| r.records);
+            if let Ok(recs) = &r {
+                s.msgs_put.set(s.msgs_put.get() + recs.len() as u64);
+            }
+            r
         })
         .await;
     let records = match appended {

@@ -53,6 +53,10 @@ pub struct BrokerShard {
     pub tx_given_up: std::cell::Cell<u64>,
     /// Pending timers of this shard's timer queue.
     pub timers: RefCell<super::timer::TimerState>,
+    /// Messages stored by sends and messages returned by pulls on this
+    /// shard's queues since start (runtime info).
+    pub msgs_put: std::cell::Cell<u64>,
+    pub msgs_got: std::cell::Cell<u64>,
     /// Long-polling waiters per queue; woken (and removed) by an arrival.
     pub holds: RefCell<HashMap<QueueKey, Rc<Broadcast>>>,
 }
