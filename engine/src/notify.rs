@@ -45,43 +45,67 @@ impl Future for NotifyWait<'_> {
 }
 
 /// Many tasks waiting for a broadcast ("progress was made"). Each `wait`
-/// completes at the next `notify_all` after it was first polled.
+/// completes at the next `notify_all` after it was created. A wait that is
+/// dropped before that (a timeout won a race) takes its waker out again, so
+/// long-lived tasks that re-arm waits do not pile up wakers.
 #[derive(Default)]
 pub struct Broadcast {
     generation: Cell<u64>,
-    wakers: RefCell<Vec<Waker>>,
+    next_token: Cell<u64>,
+    wakers: RefCell<std::collections::HashMap<u64, Waker>>,
 }
 
 impl Broadcast {
     pub fn notify_all(&self) {
         self.generation.set(self.generation.get() + 1);
-        for w in self.wakers.borrow_mut().drain(..) {
+        let wakers: Vec<Waker> = self.wakers.borrow_mut().drain().map(|(_, w)| w).collect();
+        for w in wakers {
             w.wake();
         }
     }
 
     pub fn wait(&self) -> BroadcastWait<'_> {
+        let token = self.next_token.get();
+        self.next_token.set(token + 1);
         BroadcastWait {
             b: self,
             seen: self.generation.get(),
+            token,
         }
+    }
+
+    /// Waiters currently registered (tests, leak checks).
+    pub fn waiters(&self) -> usize {
+        self.wakers.borrow().len()
     }
 }
 
 pub struct BroadcastWait<'a> {
     b: &'a Broadcast,
     seen: u64,
+    token: u64,
 }
 
 impl Future for BroadcastWait<'_> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.b.generation.get() != self.seen {
+            self.b.wakers.borrow_mut().remove(&self.token);
             Poll::Ready(())
         } else {
-            self.b.wakers.borrow_mut().push(cx.waker().clone());
+            // One entry per wait: a re-poll replaces its waker.
+            self.b
+                .wakers
+                .borrow_mut()
+                .insert(self.token, cx.waker().clone());
             Poll::Pending
         }
+    }
+}
+
+impl Drop for BroadcastWait<'_> {
+    fn drop(&mut self) {
+        self.b.wakers.borrow_mut().remove(&self.token);
     }
 }
 
@@ -130,4 +154,28 @@ impl<T> Future for SlotWait<T> {
 /// Awaits all futures concurrently (each is polled until ready), returning their outputs in order.
 pub async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
     futures_util::future::join_all(futs).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_and_repolled_waits_leave_no_waker_behind() {
+        let b = Broadcast::default();
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..1000 {
+            let mut w = Box::pin(b.wait());
+            assert!(w.as_mut().poll(&mut cx).is_pending());
+            assert!(w.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(b.waiters(), 1);
+        }
+        assert_eq!(b.waiters(), 0, "dropped waits unregister");
+        let mut w = Box::pin(b.wait());
+        assert!(w.as_mut().poll(&mut cx).is_pending());
+        b.notify_all();
+        assert!(w.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(b.waiters(), 0);
+    }
 }

@@ -28,11 +28,12 @@ impl Service for NamesrvService {
         conn: Rc<Connection>,
         req: RemotingCommand,
     ) -> impl Future<Output = Option<RemotingCommand>> + 'static {
-        if !self.conns.borrow().contains_key(&conn.id.0) {
-            self.conns.borrow_mut().insert(conn.id.0, conn.clone());
-        }
         let resp = self.ns.borrow_mut().handle(&req, conn.id.0, conn.peer, now_ms());
         async move { resp }
+    }
+
+    fn on_open(&self, conn: &Rc<Connection>) {
+        self.conns.borrow_mut().insert(conn.id.0, conn.clone());
     }
 
     fn on_close(&self, conn: &Rc<Connection>) {

@@ -33,6 +33,13 @@ fn required<'a>(req: &'a RemotingCommand, name: &'static str) -> Result<&'a str,
     })
 }
 
+/// System topics, including this broker's and cluster's own.
+fn is_system(shard: &BrokerShard, topic: &str) -> bool {
+    topic_names::is_system_topic(topic)
+        || topic == shard.cfg.broker_cluster_name
+        || topic == shard.cfg.broker_name
+}
+
 /// UPDATE_AND_CREATE_TOPIC (17).
 pub async fn create_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
     let h: ringmq_remoting::CreateTopicRequestHeader = match req.decode_header() {
@@ -42,7 +49,7 @@ pub async fn create_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
     if let Err(remark) = topic_names::validate(&h.topic) {
         return Some(reply(&req, ResponseCode::SystemError, remark));
     }
-    if topic_names::is_system_topic(&h.topic) {
+    if is_system(&shard, &h.topic) {
         return Some(reply(
             &req,
             ResponseCode::SystemError,
@@ -60,12 +67,21 @@ pub async fn create_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
         order: h.order,
     };
     match shard.meta.upsert_topic(conf) {
-        // Apache leaves its default remark on this success (reference §3.5).
-        Ok(()) => Some(RemotingCommand::response_to(
+        // Apache leaves its default remark on this success (reference §3.5),
+        // sent once the name servers know the topic (bounded by the
+        // registration timeout).
+        Ok(registered) => {
+            let _ = glommio::timer::timeout(std::time::Duration::from_secs(6), async {
+                let _ = registered.recv_async().await;
+                Ok(())
+            })
+            .await;
+            Some(RemotingCommand::response_to(
             &req,
             ResponseCode::Success,
             Some("not set any response code".into()),
-        )),
+            ))
+        }
         Err(e) => Some(reply(&req, ResponseCode::SystemError, e)),
     }
 }
@@ -80,7 +96,7 @@ pub async fn delete_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
     if let Err(remark) = topic_names::validate(&topic) {
         return Some(reply(&req, ResponseCode::SystemError, remark));
     }
-    if topic_names::is_system_topic(&topic) {
+    if is_system(&shard, &topic) {
         return Some(reply(
             &req,
             ResponseCode::SystemError,
@@ -309,8 +325,9 @@ pub async fn consume_stats(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remo
     let online = clients::consumer_group_snapshot(&shard, &group).await;
     let mut stats = ConsumeStats::default();
     for topic in topics {
+        // A topic deleted since the group consumed it is skipped, as Apache does.
         let Some(conf) = shard.meta.topic(&topic) else {
-            return Some(reply(&req, ResponseCode::TopicNotExist, format!("topic[{topic}] not exist")));
+            continue;
         };
         // An online group that does not subscribe to the topic is skipped.
         if let Some(g) = &online {

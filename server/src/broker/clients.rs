@@ -45,6 +45,13 @@ pub struct ConsumerGroupInfo {
     pub subscriptions: HashMap<String, SubscriptionData>,
 }
 
+/// What a consumer heartbeat changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Registered {
+    notify: bool,
+    publish: bool,
+}
+
 #[derive(Default)]
 pub struct GroupRegistry {
     pub consumers: HashMap<String, ConsumerGroupInfo>,
@@ -52,9 +59,11 @@ pub struct GroupRegistry {
 }
 
 impl GroupRegistry {
-    /// Registers a consumer heartbeat. Returns true when the group's member
-    /// set or topic set changed (members must be told).
-    fn register_consumer(&mut self, ch: ClientChannel, data: &ConsumerData) -> bool {
+    /// Registers a consumer heartbeat. Returns whether the group's member
+    /// set or topic set changed (members must be told) and whether its
+    /// subscriptions changed at all (the pull path must see them: Java
+    /// consumers bump `subVersion` at every rebalance and pull with it).
+    fn register_consumer(&mut self, ch: ClientChannel, data: &ConsumerData) -> Registered {
         let g = self
             .consumers
             .entry(data.group_name.clone())
@@ -81,6 +90,7 @@ impl GroupRegistry {
         };
         // Subscriptions: newer versions replace, topics not sent are dropped.
         let mut topics_changed = false;
+        let mut subs_changed = false;
         let mut next = HashMap::new();
         for sub in &data.subscription_data_set {
             match g.subscriptions.get(&sub.topic) {
@@ -88,6 +98,7 @@ impl GroupRegistry {
                     next.insert(sub.topic.clone(), old.clone());
                 }
                 Some(_) => {
+                    subs_changed = true;
                     next.insert(sub.topic.clone(), sub.clone());
                 }
                 None => {
@@ -100,7 +111,10 @@ impl GroupRegistry {
             topics_changed = true;
         }
         g.subscriptions = next;
-        new_member || topics_changed
+        Registered {
+            notify: new_member || topics_changed,
+            publish: new_member || topics_changed || subs_changed,
+        }
     }
 
     /// Removes a connection from every group; returns the consumer groups
@@ -142,7 +156,6 @@ pub async fn heartbeat(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: Remoti
         Ok(h) => h,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
     };
-    shard.conns.borrow_mut().insert(conn.id, conn.clone());
     let ch = ClientChannel {
         conn: conn.id,
         client_id: hb.client_id.clone(),
@@ -170,9 +183,9 @@ pub async fn heartbeat(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: Remoti
         let owner = shard.group_owner(&data.group_name);
         shard
             .on_owner(owner, move |s| async move {
-                let changed = s.groups.borrow_mut().register_consumer(ch, &data);
-                if changed {
-                    publish_and_notify(&s, &data.group_name, notify_enabled).await;
+                let r = s.groups.borrow_mut().register_consumer(ch, &data);
+                if r.publish {
+                    publish_and_notify(&s, &data.group_name, notify_enabled && r.notify).await;
                 }
             })
             .await;
@@ -191,6 +204,11 @@ pub async fn heartbeat(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: Remoti
                     .insert(ch.conn, ch);
             })
             .await;
+    }
+    if conn.is_closed() {
+        // The connection closed while this heartbeat was registering: make
+        // sure no group keeps it.
+        connection_gone(&shard, conn.id).await;
     }
     Some(RemotingCommand::response_to(&req, ResponseCode::Success, None))
 }

@@ -35,6 +35,9 @@ pub struct BrokerConfig {
     pub broker_permission: u32,
     pub region_id: String,
     pub trace_topic_enable: bool,
+    /// `traceOn`: sent as TRACE_ON in send responses (clients skip their
+    /// send traces when it is false).
+    pub trace_on: bool,
     pub msg_trace_topic_name: String,
     pub cluster_topic_enable: bool,
     pub broker_topic_enable: bool,
@@ -94,6 +97,7 @@ impl Default for BrokerConfig {
             broker_permission: 6,
             region_id: "DefaultRegion".into(),
             trace_topic_enable: false,
+            trace_on: true,
             msg_trace_topic_name: "RMQ_SYS_TRACE_TOPIC".into(),
             cluster_topic_enable: true,
             broker_topic_enable: true,
@@ -180,6 +184,7 @@ impl BrokerConfig {
             "diskMaxUsedSpaceRatio" => self.disk_max_used_space_ratio = num("a percentage")? as u32,
             "brokerPermission" => self.broker_permission = num("permission bits")? as u32,
             "regionId" => self.region_id = v.into(),
+            "traceOn" => self.trace_on = flag()?,
             "traceTopicEnable" => self.trace_topic_enable = flag()?,
             "msgTraceTopicName" => self.msg_trace_topic_name = v.into(),
             "clusterTopicEnable" => self.cluster_topic_enable = flag()?,

@@ -139,12 +139,13 @@ pub struct PublishedGroup {
 }
 
 /// A request to the name-server registration task.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum RegisterKick {
     /// Register everything now, oneway (a topic the broker created itself).
     AllOneway,
-    /// Register only this topic and wait for the answer (admin create).
-    Topic(String),
+    /// Register everything now and say when the name servers answered
+    /// (admin create: Apache replies only after that registration).
+    AllThenTell(flume::Sender<()>),
 }
 
 pub enum TopicLookup {
@@ -343,15 +344,17 @@ impl Metadata {
         created.map(TopicLookup::Found).unwrap_or(TopicLookup::Missing)
     }
 
-    /// UPDATE_AND_CREATE_TOPIC: insert or replace.
-    pub fn upsert_topic(&self, conf: TopicConf) -> Result<(), String> {
+    /// UPDATE_AND_CREATE_TOPIC: insert or replace. The receiver says when
+    /// the name servers have the new table.
+    pub fn upsert_topic(&self, conf: TopicConf) -> Result<flume::Receiver<()>, String> {
         let name = conf.topic_name.clone();
         self.update_topics(|t| {
             t.topic_config_table.insert(name.clone(), Arc::new(conf));
             true
         })?;
-        self.kick(RegisterKick::Topic(name));
-        Ok(())
+        let (tx, rx) = flume::bounded(1);
+        self.kick(RegisterKick::AllThenTell(tx));
+        Ok(rx)
     }
 
     /// DELETE_TOPIC_IN_BROKER.

@@ -18,6 +18,7 @@ pub mod schedule;
 pub mod send;
 pub mod service;
 pub mod shard;
+pub mod sql92;
 pub mod subscription;
 pub mod timer;
 pub mod topic_names;

@@ -23,8 +23,9 @@ use super::subscription::TagFilter;
 use crate::net::conn::reply;
 use crate::net::Connection;
 
-/// Apache's transfer limit for messages served from memory (§6.2 step 6).
+/// Apache's transfer limits for messages served from memory (§6.2 step 6).
 const MAX_TRANSFER_BYTES: usize = 256 * 1024;
+const MAX_TRANSFER_COUNT: usize = 32;
 
 /// What the owner shard answers.
 struct Pulled {
@@ -164,7 +165,7 @@ async fn pull(shard: &Rc<BrokerShard>, req: &RemotingCommand) -> RemotingCommand
         key: QueueKey::new(h.topic.clone(), h.queue_id as u32),
         group: h.consumer_group.clone(),
         offset: h.queue_offset,
-        max_msgs: h.max_msg_nums.max(1) as usize,
+        max_msgs: (h.max_msg_nums.max(1) as usize).min(MAX_TRANSFER_COUNT),
         max_bytes: h
             .max_msg_bytes
             .map(|b| b.max(1) as usize)
@@ -233,11 +234,8 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
     loop {
         // Register interest before reading, so an arrival during the read
         // is not missed.
-        let waiting = match deadline {
-            Some(_) if offset >= s.store.max_offset(&job.key).0 => Some(s.hold_on(&job.key)),
-            _ => None,
-        };
-        let wait = waiting.as_ref().map(|b| b.wait());
+        let waiting = deadline.map(|_| s.hold_on(&job.key));
+        let mut wait = waiting.as_ref().map(|b| b.wait());
         let filter = &job.filter;
         let got = s
             .store
@@ -265,12 +263,16 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
         };
         let code = response_code(r.status, offset);
         let now = Instant::now();
-        if code == ResponseCode::PullNotFound {
-            if let (Some(d), Some(wait)) = (deadline, wait) {
-                if now < d {
+        // Hold while there is nothing for this request: no message yet, or
+        // only messages its filter skips (Apache wakes a held pull only for
+        // a matching arrival).
+        let nothing = code == ResponseCode::PullNotFound || r.status == GetStatus::NoMatchedMessage;
+        if nothing {
+            if let Some(d) = deadline.filter(|d| now < *d) {
+                if let Some(w) = wait.take() {
                     let nap = (d - now).min(job.recheck);
                     let _ = glommio::timer::timeout(nap, async {
-                        wait.await;
+                        w.await;
                         Ok(())
                     })
                     .await;
@@ -278,6 +280,9 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
                 }
             }
         }
+        drop(wait);
+        drop(waiting);
+        s.release_hold(&job.key);
         s.msgs_got.set(s.msgs_got.get() + r.messages.len() as u64);
         let mut body = BytesMut::with_capacity(r.messages.iter().map(|m| m.len()).sum());
         for m in &r.messages {

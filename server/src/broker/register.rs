@@ -88,8 +88,21 @@ impl Registrar {
 
     fn request(&self, code: RequestCode, only: Option<&str>) -> RemotingCommand {
         let cfg = &self.shard.cfg;
+        let mut wrapper = topic_wrapper(&self.shard, only);
+        // A broker that is not read-write advertises its own permission on
+        // every topic, as Apache does, so clients route around it.
+        let rw = super::metadata::perm::READ | super::metadata::perm::WRITE;
+        if cfg.broker_permission & rw != rw {
+            let names: Vec<String> = wrapper.topic_config_table.iter().map(|(n, _)| n.to_string()).collect();
+            for n in names {
+                if let Some(mut t) = wrapper.topic_config_table.get(&n).cloned() {
+                    t.perm = cfg.broker_permission as i32;
+                    wrapper.topic_config_table.insert(n, t);
+                }
+            }
+        }
         let body = RegisterBrokerBody {
-            topic_config_serialize_wrapper: topic_wrapper(&self.shard, only),
+            topic_config_serialize_wrapper: wrapper,
             filter_server_list: Vec::new(),
         }
         .encode(false);
@@ -196,8 +209,9 @@ pub async fn run(
             Some(Some(RegisterKick::AllOneway)) => {
                 r.register(None, true).await;
             }
-            Some(Some(RegisterKick::Topic(t))) => {
-                r.register(Some(&t), false).await;
+            Some(Some(RegisterKick::AllThenTell(done))) => {
+                r.register(None, false).await;
+                let _ = done.try_send(());
             }
         }
     }

@@ -53,13 +53,7 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
             format!("Sending message to topic[{}] is forbidden.", h.topic),
         );
     }
-    if shard.cfg.broker_permission & perm::WRITE == 0 {
-        return reply(
-            req,
-            ResponseCode::NoPermission,
-            format!("the broker[{}] sending message is forbidden", shard.cfg.broker_ip1),
-        );
-    }
+
     // §7.2 step 5: auto-create from the default topic (%RETRY% topics with one queue).
     let retry = h.topic.starts_with(topic_names::RETRY_PREFIX);
     let topic = match shard.meta.topic(&h.topic) {
@@ -84,11 +78,13 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
             }
         }
     };
-    if topic.perm & perm::WRITE == 0 {
+    // Apache refuses here only an order topic on a broker without write
+    // permission; producers follow the route's permissions otherwise.
+    if shard.cfg.broker_permission & perm::WRITE == 0 && topic.order {
         return reply(
             req,
             ResponseCode::NoPermission,
-            format!("the topic[{}] sending message is forbidden", h.topic),
+            format!("the broker[{}] sending message is forbidden", shard.cfg.broker_ip1),
         );
     }
     let queue_nums = topic.write_queue_nums.max(topic.read_queue_nums) as i32;
@@ -164,6 +160,9 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
         let mut tail = MessageProperties::parse(header_props);
         tail.insert(msg::property::CLUSTER, cluster.as_str());
         let tail = tail.encode();
+        if req.body.len() > shard.cfg.max_message_size {
+            return too_big(req, shard.cfg.max_message_size);
+        }
         let mut v = Vec::with_capacity(items.len());
         for it in items {
             if it.body.len() > shard.cfg.max_message_size {
@@ -270,7 +269,7 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
     });
     let ext = resp.ext_fields_mut();
     ext.insert(EXT_MSG_REGION, shard.cfg.region_id.clone());
-    ext.insert(EXT_TRACE_ON, if shard.cfg.trace_topic_enable { "true" } else { "false" });
+    ext.insert(EXT_TRACE_ON, if shard.cfg.trace_on { "true" } else { "false" });
     resp
 }
 

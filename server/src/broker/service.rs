@@ -25,6 +25,10 @@ impl Service for BrokerService {
         dispatch(self.shard.clone(), conn, req)
     }
 
+    fn on_open(&self, conn: &Rc<Connection>) {
+        self.shard.conns.borrow_mut().insert(conn.id, conn.clone());
+    }
+
     fn on_close(&self, conn: &Rc<Connection>) {
         let (shard, id) = (self.shard.clone(), conn.id);
         glommio::spawn_local(async move { clients::connection_gone(&shard, id).await }).detach();
@@ -33,9 +37,6 @@ impl Service for BrokerService {
 
 async fn dispatch(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
     use RequestCode as C;
-    if !shard.conns.borrow().contains_key(&conn.id) {
-        shard.conns.borrow_mut().insert(conn.id, conn.clone());
-    }
     let (s, c) = (shard, conn);
     match req.request_code() {
         C::SendMessage | C::SendMessageV2 | C::SendBatchMessage => send::handle(s, c, req).await,

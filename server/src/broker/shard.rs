@@ -93,6 +93,15 @@ impl BrokerShard {
             .clone()
     }
 
+    /// Forgets `key`'s broadcast once nobody waits on it, so idle queues do
+    /// not keep one each.
+    pub fn release_hold(&self, key: &QueueKey) {
+        let mut holds = self.holds.borrow_mut();
+        if holds.get(key).is_some_and(|b| b.waiters() == 0 && Rc::strong_count(b) == 1) {
+            holds.remove(key);
+        }
+    }
+
     /// Runs `f` on the shard that owns `topic`/`queue_id` (here if local).
     pub async fn on_owner<T, F, Fut>(self: &Rc<Self>, owner: u16, f: F) -> Option<T>
     where

@@ -50,9 +50,15 @@ pub fn is_not_allowed_send(topic: &str) -> bool {
     )
 }
 
-/// System topics that admin commands may not create or delete.
+/// System topics that admin commands may not create or delete (the
+/// broker's and cluster's own topics are checked by the caller, which knows
+/// their names).
 pub fn is_system_topic(topic: &str) -> bool {
-    is_not_allowed_send(topic) || topic == AUTO_CREATE_TOPIC || topic == BENCHMARK_TOPIC
+    is_not_allowed_send(topic)
+        || topic == AUTO_CREATE_TOPIC
+        || topic == BENCHMARK_TOPIC
+        || topic == "RMQ_SYS_TRACE_TOPIC"
+        || topic.ends_with(REPLY_TOPIC_SUFFIX)
         || topic.starts_with("rmq_sys_")
 }
 

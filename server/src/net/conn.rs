@@ -23,6 +23,10 @@ use ringmq_remoting::{encode_command, FrameDecoder, RemotingCommand, ResponseCod
 
 /// Requests of one connection handled at the same time.
 pub const MAX_INFLIGHT: u64 = 4096;
+/// Request bytes (KiB) of one connection being handled at once: with the
+/// count above, what bounds the memory a client can pin (Apache bounds its
+/// request queues and refuses beyond them).
+pub const MAX_INFLIGHT_KIB: u64 = 64 * 1024;
 /// Outgoing commands queued for one connection's socket.
 pub const OUT_QUEUE: usize = 4096;
 /// Bytes one socket read asks for.
@@ -53,6 +57,8 @@ pub trait Service: 'static {
         conn: Rc<Connection>,
         req: RemotingCommand,
     ) -> impl Future<Output = Option<RemotingCommand>> + 'static;
+    /// A connection was accepted (before its first frame).
+    fn on_open(&self, _conn: &Rc<Connection>) {}
     /// A response to a request this side sent on the connection.
     fn on_response(&self, conn: &Rc<Connection>, resp: RemotingCommand) {
         conn.complete_pending(resp);
@@ -178,6 +184,7 @@ pub fn serve_connection<S: Service>(
         let _ = wr.close().await;
     });
 
+    svc.on_open(&conn);
     glommio::spawn_local(read_loop(svc, conn.clone(), rd, writer)).detach();
     Ok(conn)
 }
@@ -190,6 +197,7 @@ async fn read_loop<S: Service>(
 ) {
     let peer = conn.peer;
     let inflight = Rc::new(Semaphore::new(MAX_INFLIGHT));
+    let inflight_kib = Rc::new(Semaphore::new(MAX_INFLIGHT_KIB));
     let decoder = FrameDecoder::new();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     'read: loop {
@@ -205,12 +213,20 @@ async fn read_loop<S: Service>(
                         Ok(p) => p,
                         Err(_) => break 'read,
                     };
+                    let kib = (cmd.body.len() as u64 / 1024 + 1).min(MAX_INFLIGHT_KIB);
+                    let bytes_permit = match inflight_kib.acquire_static_permit(kib).await {
+                        Ok(p) => p,
+                        Err(_) => break 'read,
+                    };
                     let (svc, conn) = (svc.clone(), conn.clone());
+                    let oneway = cmd.is_oneway();
                     glommio::spawn_local(async move {
                         let resp = svc.clone().handle(conn.clone(), cmd).await;
-                        if let Some(resp) = resp {
+                        // A oneway request is never answered, whatever the handler says.
+                        if let Some(resp) = resp.filter(|_| !oneway) {
                             conn.send(resp).await;
                         }
+                        drop(bytes_permit);
                         drop(permit);
                     })
                     .detach();
