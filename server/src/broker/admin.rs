@@ -9,7 +9,9 @@ use ringmq_remoting::body::connection::{Connection as WireConnection, ConsumerCo
 use ringmq_remoting::body::consume_stats::{ConsumeStats, OffsetWrapper};
 use ringmq_remoting::body::message_queue::MessageQueue;
 use ringmq_remoting::body::topic_stats::{TopicOffset, TopicStatsTable};
-use ringmq_remoting::GetConsumeStatsRequestHeader;
+use ringmq_remoting::body::consume_stats::ResetOffsetBody;
+use ringmq_remoting::body::consumer_list::GroupList;
+use ringmq_remoting::{GetConsumeStatsRequestHeader, RequestCode, ResetOffsetRequestHeader};
 use ringmq_remoting::body::kv_table::KVTable;
 use ringmq_remoting::{RemotingCommand, ResponseCode};
 
@@ -168,60 +170,120 @@ pub async fn delete_group(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
     Some(success(&req))
 }
 
-/// GET_BROKER_RUNTIME_INFO (28): a KVTable of what tools print.
+/// One shard's part of the runtime info.
+#[derive(Default)]
+struct ShardRuntime {
+    log_min: u64,
+    log_max: u64,
+    cache: usize,
+    timers_pending: u64,
+    timers_delivered: u64,
+    given_up: u64,
+    puts: u64,
+    gets: u64,
+    /// (put, get) per second over 10 s, 60 s, 600 s.
+    tps: [(f64, f64); 3],
+    earliest: Option<i64>,
+}
+
+/// GET_BROKER_RUNTIME_INFO (28): a KVTable with the keys `mqadmin
+/// clusterList`/`brokerStatus` and the dashboard read.
 pub async fn runtime_info(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
-    let mut min = u64::MAX;
-    let mut max = 0u64;
-    let mut cache = 0usize;
-    let (mut pending, mut delivered, mut given_up) = (0u64, 0u64, 0u64);
-    let (mut puts, mut gets) = (0u64, 0u64);
+    let mut all = Vec::new();
     for target in 0..shard.shards() {
         let r = shard
             .on_owner(target, |s| async move {
                 let (lo, hi) = s.store.log_range();
+                let earliest = match s.store.read_record(lo).await {
+                    Ok(rec) => ringmq_engine::record::store_timestamp_of(&rec),
+                    Err(_) => None,
+                };
                 let t = s.timers.borrow();
-                (
-                    lo.0,
-                    hi.0,
-                    s.store.tail_cache_bytes(),
-                    t.pending() as u64,
-                    t.delivered,
-                    s.tx_given_up.get(),
-                    s.msgs_put.get(),
-                    s.msgs_got.get(),
-                )
+                ShardRuntime {
+                    log_min: lo.0,
+                    log_max: hi.0,
+                    cache: s.store.tail_cache_bytes(),
+                    timers_pending: t.pending() as u64,
+                    timers_delivered: t.delivered,
+                    given_up: s.tx_given_up.get(),
+                    puts: s.msgs_put.get(),
+                    gets: s.msgs_got.get(),
+                    tps: [s.tps(10), s.tps(60), s.tps(600)],
+                    earliest,
+                }
             })
             .await;
-        if let Some((lo, hi, c, p, d, g, put, got)) = r {
-            puts += put;
-            gets += got;
-            min = min.min(lo);
-            max = max.max(hi);
-            cache += c;
-            pending += p;
-            delivered += d;
-            given_up += g;
-        }
+        all.extend(r);
     }
+    let sum = |f: &dyn Fn(&ShardRuntime) -> u64| all.iter().map(f).sum::<u64>();
+    let tps = |i: usize, get: bool| -> f64 {
+        all.iter().map(|r| if get { r.tps[i].1 } else { r.tps[i].0 }).sum()
+    };
+    let three = |get: bool| format!("{:.2} {:.2} {:.2}", tps(0, get), tps(1, get), tps(2, get));
+    let total = format!(
+        "{:.2} {:.2} {:.2}",
+        tps(0, false) + tps(0, true),
+        tps(1, false) + tps(1, true),
+        tps(2, false) + tps(2, true)
+    );
+    let min = all.iter().map(|r| r.log_min).min().unwrap_or(0);
+    let max = all.iter().map(|r| r.log_max).max().unwrap_or(0);
+    let earliest = all.iter().filter_map(|r| r.earliest).min().unwrap_or(-1);
+    let disk_ratio = disk_used_ratio(&shard.cfg.store_path_root_dir);
+    let puts = sum(&|r| r.puts);
+    let gets = sum(&|r| r.gets);
     let entries = vec![
-        ("brokerVersion".to_string(), ringmq_remoting::version::CURRENT_VERSION.to_string()),
-        ("brokerVersionDesc".to_string(), "V4_9_7".to_string()),
-        ("bootTimestamp".to_string(), shard.boot_ms.to_string()),
-        ("commitLogMinOffset".to_string(), if min == u64::MAX { 0 } else { min }.to_string()),
-        ("commitLogMaxOffset".to_string(), max.to_string()),
+        ("brokerVersion", ringmq_remoting::version::CURRENT_VERSION.to_string()),
+        ("brokerVersionDesc", "V4_9_7".to_string()),
+        ("bootTimestamp", shard.boot_ms.to_string()),
+        ("runtime", format!("[ {} seconds ]", (super::metadata::now_ms() - shard.boot_ms) / 1000)),
+        ("commitLogMinOffset", min.to_string()),
+        ("commitLogMaxOffset", max.to_string()),
+        ("commitLogDirCapacity", format!("Total : {:.1} GiB, Free : {:.1} GiB.", disk_ratio.1, disk_ratio.2)),
+        ("commitLogDiskRatio", format!("{:.2}", disk_ratio.0)),
+        ("earliestMessageTimeStamp", earliest.to_string()),
         // Consume queues are written in the same step as the log.
-        ("dispatchBehindBytes".to_string(), "0".to_string()),
-        ("tailCacheBytes".to_string(), cache.to_string()),
-        ("shards".to_string(), shard.shards().to_string()),
-        ("brokerName".to_string(), shard.cfg.broker_name.clone()),
-        ("timerPending".to_string(), pending.to_string()),
-        ("timerDelivered".to_string(), delivered.to_string()),
-        ("transactionCheckMaxTimes".to_string(), given_up.to_string()),
-        // Counted since start (Apache counts since midnight).
-        ("msgPutTotalTodayNow".to_string(), puts.to_string()),
-        ("msgGetTotalTodayNow".to_string(), gets.to_string()),
+        ("dispatchBehindBytes", "0".to_string()),
+        // No request queues: requests run as tasks as they arrive.
+        ("sendThreadPoolQueueSize", "0".to_string()),
+        ("sendThreadPoolQueueHeadWaitTimeMills", "0".to_string()),
+        ("pullThreadPoolQueueSize", "0".to_string()),
+        ("pullThreadPoolQueueHeadWaitTimeMills", "0".to_string()),
+        ("putTps", three(false)),
+        ("getTransferedTps", three(true)),
+        ("getTotalTps", total),
+        // Counted since start: "today" and "yesterday" begin at start.
+        ("msgPutTotalTodayNow", puts.to_string()),
+        ("msgGetTotalTodayNow", gets.to_string()),
+        ("msgPutTotalTodayMorning", "0".to_string()),
+        ("msgGetTotalTodayMorning", "0".to_string()),
+        ("msgPutTotalYesterdayMorning", "0".to_string()),
+        ("msgGetTotalYesterdayMorning", "0".to_string()),
+        ("tailCacheBytes", sum(&|r| r.cache as u64).to_string()),
+        ("shards", shard.shards().to_string()),
+        ("timerPending", sum(&|r| r.timers_pending).to_string()),
+        ("timerDelivered", sum(&|r| r.timers_delivered).to_string()),
+        ("transactionCheckMaxTimes", sum(&|r| r.given_up).to_string()),
     ];
-    Some(success(&req).with_body(KVTable::from_java_hash_map(entries).encode()))
+    let table = KVTable::from_java_hash_map(entries.into_iter().map(|(k, v)| (k.to_string(), v)));
+    Some(success(&req).with_body(table.encode()))
+}
+
+/// (used fraction, total GiB, free GiB) of the file system holding `path`.
+fn disk_used_ratio(path: &std::path::Path) -> (f64, f64, f64) {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return (0.0, 0.0, 0.0);
+    };
+    // SAFETY: statvfs writes into the zeroed struct we pass; `c` is a valid C string.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 || st.f_blocks == 0 {
+        return (0.0, 0.0, 0.0);
+    }
+    let gib = (1u64 << 30) as f64;
+    let total = st.f_blocks as f64 * st.f_frsize as f64;
+    let free = st.f_bavail as f64 * st.f_frsize as f64;
+    (1.0 - st.f_bavail as f64 / st.f_blocks as f64, total / gib, free / gib)
 }
 
 /// CHECK_CLIENT_CONFIG (46): TAG subscriptions pass; SQL92 needs the
@@ -430,4 +492,116 @@ pub async fn producer_connections(shard: Rc<BrokerShard>, _c: Rc<Connection>, re
             format!("the producer group[{group}] not exist"),
         )),
     }
+}
+
+/// QUERY_TOPIC_CONSUME_BY_WHO (300): groups with offsets on the topic, and
+/// online groups subscribed to it.
+pub async fn consumed_by(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let topic = match required(&req, "topic") {
+        Ok(t) => t.to_string(),
+        Err(r) => return Some(r),
+    };
+    let mut groups = shard.meta.groups_subscribed_to(&topic);
+    for target in 0..shard.shards() {
+        let t = topic.clone();
+        let part = shard
+            .on_owner(target, move |s| async move {
+                s.offsets
+                    .borrow()
+                    .topic_groups()
+                    .into_iter()
+                    .filter(|(tp, _)| *tp == t)
+                    .map(|(_, g)| g)
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+        groups.extend(part);
+    }
+    groups.sort();
+    groups.dedup();
+    let body = GroupList { group_list: groups };
+    Some(success(&req).with_body(body.encode()))
+}
+
+/// INVOKE_BROKER_TO_RESET_OFFSET (222), as Apache 4.x: compute each write
+/// queue's offset for the timestamp (-1: the max offset), keep the group's
+/// offset where it is smaller unless forced, and tell every consumer of the
+/// group with RESET_CONSUMER_CLIENT_OFFSET (the consumers commit the new
+/// offsets themselves).
+pub async fn reset_offset(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+    let h: ResetOffsetRequestHeader = match req.decode_header() {
+        Ok(h) => h,
+        Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
+    };
+    let Some(conf) = shard.meta.topic(&h.topic) else {
+        return Some(reply(
+            &req,
+            ResponseCode::SystemError,
+            format!("[reset-offset] reset offset failed, no topic in this broker. topic={}", h.topic),
+        ));
+    };
+    let mut table = Vec::new();
+    for qid in 0..conf.write_queue_nums {
+        let key = QueueKey::new(h.topic.clone(), qid);
+        let (group, ts, force) = (h.group.clone(), h.timestamp, h.is_force);
+        let owner = shard.owner_of(&h.topic, qid);
+        let r = shard
+            .on_owner(owner, move |s| async move {
+                let Some(current) = s.offsets.borrow().query(&group, &key.topic, key.queue_id) else {
+                    return Err(format!("THe consumer group <{group}> not exist"));
+                };
+                let by_time = if ts == -1 {
+                    s.store.max_offset(&key).0 as i64
+                } else {
+                    s.store.offset_by_time(&key, ts).await.map_err(|e| e.to_string())?.0 as i64
+                };
+                Ok(if force || by_time < current { by_time } else { current })
+            })
+            .await
+            .unwrap_or_else(|| Err("shard unavailable".into()));
+        match r {
+            Ok(o) => table.push((MessageQueue::new(h.topic.clone(), shard.cfg.broker_name.clone(), qid as i32), o)),
+            Err(e) => return Some(reply(&req, ResponseCode::SystemError, e)),
+        }
+    }
+    let body = ResetOffsetBody { offset_table: table };
+    let members = clients::consumer_group_snapshot(&shard, &h.group)
+        .await
+        .map(|g| g.channels.keys().copied().collect::<Vec<_>>())
+        .unwrap_or_default();
+    if members.is_empty() {
+        return Some(reply(
+            &req,
+            ResponseCode::ConsumerNotOnline,
+            format!(
+                "Consumer not online, so can not reset offset, Group: {} Topic: {} Timestamp: {}",
+                h.group, h.topic, h.timestamp
+            ),
+        ));
+    }
+    let encoded = body.encode();
+    for conn in members {
+        let mut cmd = RemotingCommand::new_request(RequestCode::ResetConsumerClientOffset, 0);
+        cmd.encode_header(&ResetOffsetRequestHeader {
+            topic: h.topic.clone(),
+            group: h.group.clone(),
+            queue_id: None,
+            offset: None,
+            timestamp: h.timestamp,
+            is_force: h.is_force,
+        });
+        cmd.body = encoded.clone().into();
+        cmd.mark_oneway();
+        shard
+            .mesh
+            .post(conn.shard(), move |s| async move {
+                let c = s.conns.borrow().get(&conn).cloned();
+                if let Some(c) = c {
+                    c.try_send(cmd);
+                }
+            })
+            .await;
+    }
+    Some(success(&req).with_body(encoded))
 }

@@ -82,7 +82,7 @@ impl Default for BrokerConfig {
             broker_name: "broker-a".into(),
             broker_id: 0,
             namesrv_addr: Vec::new(),
-            broker_ip1: "127.0.0.1".into(),
+            broker_ip1: local_ipv4(),
             listen_port: 10911,
             listen_host: "0.0.0.0".into(),
             store_path_root_dir: Path::new(&home).join("store"),
@@ -221,6 +221,32 @@ impl BrokerConfig {
         }
         Ok(())
     }
+}
+
+/// The first non-loopback IPv4 address of this host (Apache's
+/// `getLocalAddress` default for brokerIP1), else 127.0.0.1.
+pub fn local_ipv4() -> String {
+    let mut found = None;
+    // SAFETY: getifaddrs allocates a list we only read and then free.
+    unsafe {
+        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+        if libc::getifaddrs(&mut list) == 0 {
+            let mut cur = list;
+            while !cur.is_null() {
+                let ifa = &*cur;
+                if !ifa.ifa_addr.is_null() && (*ifa.ifa_addr).sa_family as i32 == libc::AF_INET {
+                    let sin = &*(ifa.ifa_addr as *const libc::sockaddr_in);
+                    let ip = std::net::Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
+                    if !ip.is_loopback() && !ip.is_unspecified() && found.is_none() {
+                        found = Some(ip);
+                    }
+                }
+                cur = ifa.ifa_next;
+            }
+            libc::freeifaddrs(list);
+        }
+    }
+    found.map(|ip| ip.to_string()).unwrap_or_else(|| "127.0.0.1".into())
 }
 
 /// Java-properties lines as (key, value), in file order.

@@ -439,6 +439,16 @@ impl Metadata {
         self.consumers.store(Arc::new(m));
     }
 
+    /// Online groups that subscribe to `topic`.
+    pub fn groups_subscribed_to(&self, topic: &str) -> Vec<String> {
+        self.consumers
+            .load()
+            .iter()
+            .filter(|(_, g)| g.topics.contains_key(topic))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// The subscription a push consumer registered for `topic` (§6.2 step 4).
     pub fn consumer_subscription(&self, group: &str, topic: &str) -> Result<TopicSubscription, String> {
         let all = self.consumers.load();

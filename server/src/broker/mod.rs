@@ -189,6 +189,7 @@ pub fn run(
                 timers: RefCell::new(timers),
                 msgs_put: Default::default(),
                 msgs_got: Default::default(),
+                samples: RefCell::new(Default::default()),
                 holds: RefCell::new(Default::default()),
             });
             let weak = Rc::downgrade(&shard);
@@ -268,6 +269,20 @@ fn spawn_periodic(shard: &Rc<BrokerShard>, stop: &Rc<Stop>) {
         while !st.is_set() {
             glommio::timer::sleep(every).await;
             clients::scan_expired(&s).await;
+        }
+    })
+    .detach();
+    let (s, st) = (shard.clone(), stop.clone());
+    glommio::spawn_local(async move {
+        while !st.is_set() {
+            {
+                let mut v = s.samples.borrow_mut();
+                v.push_back((std::time::Instant::now(), s.msgs_put.get(), s.msgs_got.get()));
+                while v.len() > 61 {
+                    v.pop_front();
+                }
+            }
+            glommio::timer::sleep(Duration::from_secs(10)).await;
         }
     })
     .detach();

@@ -67,6 +67,8 @@ async fn dispatch(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: RemotingCom
         C::GetTopicStatsInfo => admin::topic_stats(s, c, req).await,
         C::GetConsumeStats => admin::consume_stats(s, c, req).await,
         C::GetConsumerConnectionList => admin::consumer_connections(s, c, req).await,
+        C::QueryTopicConsumeByWho => admin::consumed_by(s, c, req).await,
+        C::InvokeBrokerToResetOffset => admin::reset_offset(s, c, req).await,
         C::GetProducerConnectionList => admin::producer_connections(s, c, req).await,
         _ if req.is_oneway() => None,
         _ => Some(not_supported(&req)),

@@ -57,6 +57,9 @@ pub struct BrokerShard {
     /// shard's queues since start (runtime info).
     pub msgs_put: std::cell::Cell<u64>,
     pub msgs_got: std::cell::Cell<u64>,
+    /// (time, msgs_put, msgs_got) every 10 s over the last 10 minutes, for
+    /// the TPS figures of runtime info.
+    pub samples: RefCell<std::collections::VecDeque<(std::time::Instant, u64, u64)>>,
     /// Long-polling waiters per queue; woken (and removed) by an arrival.
     pub holds: RefCell<HashMap<QueueKey, Rc<Broadcast>>>,
 }
@@ -91,6 +94,24 @@ impl BrokerShard {
             .entry(key.clone())
             .or_insert_with(|| Rc::new(Broadcast::default()))
             .clone()
+    }
+
+    /// Puts and gets per second over the last `secs` seconds (from samples).
+    pub fn tps(&self, secs: u64) -> (f64, f64) {
+        let samples = self.samples.borrow();
+        let now = std::time::Instant::now();
+        let (put, got) = (self.msgs_put.get(), self.msgs_got.get());
+        let base = samples
+            .iter()
+            .find(|(t, _, _)| now.duration_since(*t).as_secs() <= secs)
+            .copied();
+        match base {
+            Some((t, p0, g0)) => {
+                let dt = now.duration_since(t).as_secs_f64().max(1.0);
+                ((put - p0) as f64 / dt, (got - g0) as f64 / dt)
+            }
+            None => (0.0, 0.0),
+        }
     }
 
     /// Forgets `key`'s broadcast once nobody waits on it, so idle queues do

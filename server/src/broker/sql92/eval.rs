@@ -28,7 +28,10 @@ pub(crate) struct EvalError;
 
 pub(crate) type Outcome<'v> = Result<Option<Value<'v>>, EvalError>;
 
-pub(crate) fn eval<'v, 'e: 'v, 'p: 'v>(e: &'e Expr, get: &dyn Fn(&str) -> Option<&'p str>) -> Outcome<'v> {
+pub(crate) fn eval<'v, 'e: 'v, 'p: 'v>(
+    e: &'e Expr,
+    get: &dyn Fn(&str) -> Option<&'p str>,
+) -> Outcome<'v> {
     let v = match e {
         Expr::Lit(lit) => lit_value(lit),
         Expr::Prop(name) => get(name).map(Value::Str),
@@ -43,8 +46,12 @@ pub(crate) fn eval<'v, 'e: 'v, 'p: 'v>(e: &'e Expr, get: &dyn Fn(&str) -> Option
         Expr::And(items) => logic(items, false, get)?,
         Expr::Or(items) => logic(items, true, get)?,
         Expr::Cmp(op, l, r) => {
-            let Some(lv) = eval(l, get)? else { return Ok(None) };
-            let Some(rv) = eval(r, get)? else { return Ok(None) };
+            let Some(lv) = eval(l, get)? else {
+                return Ok(None);
+            };
+            let Some(rv) = eval(r, get)? else {
+                return Ok(None);
+            };
             let ord = match (lv, rv) {
                 // Two strings are ordered as doubles.
                 (Value::Str(a), Value::Str(b)) => cmp_double(to_double(a)?, to_double(b)?),
@@ -63,10 +70,14 @@ pub(crate) fn eval<'v, 'e: 'v, 'p: 'v>(e: &'e Expr, get: &dyn Fn(&str) -> Option
             }
         }
         Expr::IsNull(x) => Some(Value::Bool(eval(x, get)?.is_none())),
-        Expr::In { prop, set, negated } => {
-            get(prop).map(|s| Value::Bool(set.binary_search_by(|item| (**item).cmp(s)).is_ok() != *negated))
-        }
-        Expr::Text { op, negated, operand, search } => {
+        Expr::In { prop, set, negated } => get(prop)
+            .map(|s| Value::Bool(set.binary_search_by(|item| (**item).cmp(s)).is_ok() != *negated)),
+        Expr::Text {
+            op,
+            negated,
+            operand,
+            search,
+        } => {
             if search.is_empty() {
                 return Ok(Some(Value::Bool(false)));
             }
@@ -117,7 +128,11 @@ fn logic<'v, 'e: 'v, 'p: 'v>(
             None => saw_null = true,
         }
     }
-    Ok(if saw_null { None } else { Some(Value::Bool(!stop_on)) })
+    Ok(if saw_null {
+        None
+    } else {
+        Some(Value::Bool(!stop_on))
+    })
 }
 
 fn to_double(s: &str) -> Result<f64, EvalError> {

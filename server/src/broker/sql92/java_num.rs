@@ -55,7 +55,11 @@ pub(crate) fn parse_double(s: &str) -> Option<f64> {
     match body.as_bytes() {
         [b'N', ..] => return (body == "NaN").then_some(f64::NAN),
         [b'I', ..] => {
-            return (body == "Infinity").then_some(if neg { f64::NEG_INFINITY } else { f64::INFINITY })
+            return (body == "Infinity").then_some(if neg {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            })
         }
         [b'0', b'x' | b'X', ..] => return parse_hex(neg, &body[2..]),
         _ => {}
@@ -216,7 +220,13 @@ pub(crate) fn cmp_double(a: f64, b: f64) -> Ordering {
     if a > b {
         return Ordering::Greater;
     }
-    let key = |x: f64| if x.is_nan() { 0x7ff8_0000_0000_0000_i64 } else { x.to_bits() as i64 };
+    let key = |x: f64| {
+        if x.is_nan() {
+            0x7ff8_0000_0000_0000_i64
+        } else {
+            x.to_bits() as i64
+        }
+    };
     key(a).cmp(&key(b))
 }
 

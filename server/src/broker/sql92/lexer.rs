@@ -73,7 +73,11 @@ pub(crate) struct Lexer<'a> {
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str) -> Lexer<'a> {
-        Lexer { src, pos: 0, no_eol_from: usize::MAX }
+        Lexer {
+            src,
+            pos: 0,
+            no_eol_from: usize::MAX,
+        }
     }
 
     pub fn src(&self) -> &'a str {
@@ -91,7 +95,11 @@ impl<'a> Lexer<'a> {
         loop {
             let p = self.pos;
             let Some(&c) = b.get(p) else {
-                return Ok(Token { kind: Tok::Eof, start: p, end: p });
+                return Ok(Token {
+                    kind: Tok::Eof,
+                    start: p,
+                    end: p,
+                });
             };
             match c {
                 b' ' | b'\t' | b'\n' | b'\r' | 0x0c => self.pos += 1,
@@ -115,12 +123,10 @@ impl<'a> Lexer<'a> {
                         }
                     }
                 }
-                b'/' if b.get(p + 1) == Some(&b'*') => {
-                    match find(&b[p + 2..], b"*/") {
-                        Some(i) => self.pos = p + 2 + i + 2,
-                        None => return Err(SqlError::new(self.src, p, "unterminated comment")),
-                    }
-                }
+                b'/' if b.get(p + 1) == Some(&b'*') => match find(&b[p + 2..], b"*/") {
+                    Some(i) => self.pos = p + 2 + i + 2,
+                    None => return Err(SqlError::new(self.src, p, "unterminated comment")),
+                },
                 _ => return self.token_at(p, c),
             }
         }
@@ -202,7 +208,10 @@ fn string_end(b: &[u8], p: usize) -> Option<usize> {
 }
 
 fn digits(b: &[u8], p: usize) -> usize {
-    b[p.min(b.len())..].iter().take_while(|x| x.is_ascii_digit()).count()
+    b[p.min(b.len())..]
+        .iter()
+        .take_while(|x| x.is_ascii_digit())
+        .count()
 }
 
 /// Length of a complete exponent (`e`, optional sign, digits) at `p`.

@@ -83,7 +83,9 @@ impl SqlFilter {
             ));
         }
         let root = parser::parse(expr)?;
-        Ok(SqlFilter { root: Arc::new(root) })
+        Ok(SqlFilter {
+            root: Arc::new(root),
+        })
     }
 
     /// True only if the expression evaluates to TRUE against the message
@@ -91,13 +93,18 @@ impl SqlFilter {
     /// evaluation error means no match), as Apache's
     /// `ExpressionMessageFilter.isMatchedByCommitLog` decides.
     pub fn matches<'p>(&self, get: &dyn Fn(&str) -> Option<&'p str>) -> bool {
-        matches!(eval::eval(&self.root, get), Ok(Some(eval::Value::Bool(true))))
+        matches!(
+            eval::eval(&self.root, get),
+            Ok(Some(eval::Value::Bool(true)))
+        )
     }
 }
 
 impl fmt::Debug for SqlFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqlFilter").field("root", &self.root).finish()
+        f.debug_struct("SqlFilter")
+            .field("root", &self.root)
+            .finish()
     }
 }
 
@@ -139,7 +146,12 @@ impl SqlError {
             prev_cr = b == b'\r';
         }
         let column = before[line_start..].chars().count() + 1;
-        SqlError(Box::new(ErrorDetail { offset, line, column, message: message.into() }))
+        SqlError(Box::new(ErrorDetail {
+            offset,
+            line,
+            column,
+            message: message.into(),
+        }))
     }
 
     /// Byte offset in the expression.
@@ -163,7 +175,11 @@ impl SqlError {
 
 impl fmt::Display for SqlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Invalid MessageSelector: {} at line {}, column {}", self.0.message, self.0.line, self.0.column)
+        write!(
+            f,
+            "Invalid MessageSelector: {} at line {}, column {}",
+            self.0.message, self.0.line, self.0.column
+        )
     }
 }
 

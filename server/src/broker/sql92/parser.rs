@@ -43,14 +43,23 @@ struct Node {
 }
 
 pub(crate) fn parse(src: &str) -> Result<Expr, SqlError> {
-    let mut p = Parser { lex: Lexer::new(src), ahead: [EOF_TOKEN; 2], n_ahead: 0, nesting: 0 };
+    let mut p = Parser {
+        lex: Lexer::new(src),
+        ahead: [EOF_TOKEN; 2],
+        n_ahead: 0,
+        nesting: 0,
+    };
     let top = p.expr()?;
     // Apache reads the next token (lexical errors count) and stops there.
     p.peek()?;
     Ok(p.as_boolean(top)?.expr)
 }
 
-const EOF_TOKEN: Token = Token { kind: Tok::Eof, start: 0, end: 0 };
+const EOF_TOKEN: Token = Token {
+    kind: Tok::Eof,
+    start: 0,
+    end: 0,
+};
 
 struct Parser<'a> {
     lex: Lexer<'a>,
@@ -123,7 +132,10 @@ impl<'a> Parser<'a> {
     #[cold]
     #[inline(never)]
     fn too_deep(&self, at: usize) -> SqlError {
-        self.error(at, format!("expression nested deeper than {MAX_DEPTH} levels"))
+        self.error(
+            at,
+            format!("expression nested deeper than {MAX_DEPTH} levels"),
+        )
     }
 
     /// The 5.x string operator an identifier names, if any.
@@ -132,10 +144,14 @@ impl<'a> Parser<'a> {
             return None;
         }
         let w = self.lex.text(t);
-        [("CONTAINS", TextOp::Contains), ("STARTSWITH", TextOp::StartsWith), ("ENDSWITH", TextOp::EndsWith)]
-            .into_iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(w))
-            .map(|(_, op)| op)
+        [
+            ("CONTAINS", TextOp::Contains),
+            ("STARTSWITH", TextOp::StartsWith),
+            ("ENDSWITH", TextOp::EndsWith),
+        ]
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(w))
+        .map(|(_, op)| op)
     }
 
     // ---- grammar ----
@@ -196,7 +212,11 @@ impl<'a> Parser<'a> {
 
     /// Applies the last pending operator to the last two operands.
     #[inline(never)]
-    fn reduce(&self, operands: &mut Vec<Node>, ops: &mut Vec<(Level, Token)>) -> Result<(), SqlError> {
+    fn reduce(
+        &self,
+        operands: &mut Vec<Node>,
+        ops: &mut Vec<(Level, Token)>,
+    ) -> Result<(), SqlError> {
         let (_, op) = ops.pop().expect("an operator to reduce");
         let right = operands.pop().expect("a right operand");
         let left = operands.pop().expect("a left operand");
@@ -227,9 +247,15 @@ impl<'a> Parser<'a> {
                 _ => {
                     let negated = op.kind == Tok::Not;
                     let keyword = if negated { self.peek2()? } else { op };
-                    if keyword.kind != Tok::Between && keyword.kind != Tok::In && self.text_op(keyword).is_none() {
+                    if keyword.kind != Tok::Between
+                        && keyword.kind != Tok::In
+                        && self.text_op(keyword).is_none()
+                    {
                         if negated {
-                            return Err(self.unexpected(keyword, "BETWEEN, IN, CONTAINS, STARTSWITH or ENDSWITH after NOT"));
+                            return Err(self.unexpected(
+                                keyword,
+                                "BETWEEN, IN, CONTAINS, STARTSWITH or ENDSWITH after NOT",
+                            ));
                         }
                         return Ok(left);
                     }
@@ -249,7 +275,13 @@ impl<'a> Parser<'a> {
 
     /// The rest of `left [NOT] BETWEEN|IN|CONTAINS|...` after the keyword.
     #[inline(never)]
-    fn keyword_operator(&mut self, left: Node, op: Token, keyword: Token, negated: bool) -> Result<Node, SqlError> {
+    fn keyword_operator(
+        &mut self,
+        left: Node,
+        op: Token,
+        keyword: Token,
+        negated: bool,
+    ) -> Result<Node, SqlError> {
         match keyword.kind {
             Tok::Between => {
                 let low = self.unary()?;
@@ -265,7 +297,12 @@ impl<'a> Parser<'a> {
                 let text_op = self.text_op(keyword).unwrap_or(TextOp::Contains);
                 let t = self.expect(Tok::Str, "a string literal")?;
                 let search = decode_string(self.lex.text(t));
-                self.wrap(left, op.start, |operand| Expr::Text { op: text_op, negated, operand: Box::new(operand), search })
+                self.wrap(left, op.start, |operand| Expr::Text {
+                    op: text_op,
+                    negated,
+                    operand: Box::new(operand),
+                    search,
+                })
             }
         }
     }
@@ -354,7 +391,11 @@ impl<'a> Parser<'a> {
             _ => return Err(self.unexpected(t, "a literal, a property name, '(', '+', '-' or NOT")),
         };
         self.bump();
-        Ok(Node { expr, depth: 1, start: t.start })
+        Ok(Node {
+            expr,
+            depth: 1,
+            start: t.start,
+        })
     }
 
     fn parenthesized(&mut self) -> Result<Node, SqlError> {
@@ -387,9 +428,14 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn float(&self, t: Token) -> Result<Lit, SqlError> {
         let text = self.lex.text(t);
-        let v = text.parse::<f64>().map_err(|_| self.error(t.start, format!("bad number {text}")))?;
+        let v = text
+            .parse::<f64>()
+            .map_err(|_| self.error(t.start, format!("bad number {text}")))?;
         if v > f64::MAX {
-            return Err(self.error(t.start, format!("{text} is greater than 1.7976931348623157E308")));
+            return Err(self.error(
+                t.start,
+                format!("{text} is greater than 1.7976931348623157E308"),
+            ));
         }
         if v < f64::from_bits(1) {
             return Err(self.error(t.start, format!("{text} is less than 4.9E-324")));
@@ -403,14 +449,28 @@ impl<'a> Parser<'a> {
     fn wrap(&self, child: Node, at: usize, f: impl FnOnce(Expr) -> Expr) -> Result<Node, SqlError> {
         let depth = child.depth + 1;
         self.check_depth(depth, at)?;
-        Ok(Node { expr: f(child.expr), depth, start: child.start.min(at) })
+        Ok(Node {
+            expr: f(child.expr),
+            depth,
+            start: child.start.min(at),
+        })
     }
 
     /// A node over two children.
-    fn pair(&self, l: Node, r: Node, at: usize, f: impl FnOnce(Expr, Expr) -> Expr) -> Result<Node, SqlError> {
+    fn pair(
+        &self,
+        l: Node,
+        r: Node,
+        at: usize,
+        f: impl FnOnce(Expr, Expr) -> Expr,
+    ) -> Result<Node, SqlError> {
         let depth = l.depth.max(r.depth) + 1;
         self.check_depth(depth, at)?;
-        Ok(Node { expr: f(l.expr, r.expr), depth, start: l.start })
+        Ok(Node {
+            expr: f(l.expr, r.expr),
+            depth,
+            start: l.start,
+        })
     }
 
     fn check_depth(&self, depth: usize, at: usize) -> Result<(), SqlError> {
@@ -424,7 +484,10 @@ impl<'a> Parser<'a> {
     /// a boolean cast, anything else is refused.
     fn as_boolean(&self, n: Node) -> Result<Node, SqlError> {
         match n.expr {
-            Expr::Prop(name) => Ok(Node { expr: Expr::BoolCast(name), ..n }),
+            Expr::Prop(name) => Ok(Node {
+                expr: Expr::BoolCast(name),
+                ..n
+            }),
             ref e if e.is_boolean() => Ok(n),
             _ => Err(self.error(n.start, "expression will not result in a boolean value")),
         }
@@ -438,7 +501,10 @@ impl<'a> Parser<'a> {
         let mut depth = 0;
         let mut items = Vec::new();
         for n in [l, r] {
-            let same = matches!((&n.expr, is_and), (Expr::And(_), true) | (Expr::Or(_), false));
+            let same = matches!(
+                (&n.expr, is_and),
+                (Expr::And(_), true) | (Expr::Or(_), false)
+            );
             match n.expr {
                 Expr::And(v) | Expr::Or(v) if same => {
                     depth = depth.max(n.depth);
@@ -451,7 +517,11 @@ impl<'a> Parser<'a> {
             }
         }
         self.check_depth(depth, at)?;
-        let expr = if is_and { Expr::And(items) } else { Expr::Or(items) };
+        let expr = if is_and {
+            Expr::And(items)
+        } else {
+            Expr::Or(items)
+        };
         Ok(Node { expr, depth, start })
     }
 
@@ -460,10 +530,14 @@ impl<'a> Parser<'a> {
     fn check_orderable(&self, n: &Node) -> Result<(), SqlError> {
         match &n.expr {
             Expr::Lit(Lit::Int(_) | Lit::Long(_) | Lit::Double(_)) => Ok(()),
-            Expr::Lit(_) => Err(self.error(n.start, "this value cannot be compared with '>', '>=', '<' or '<='")),
-            e if e.is_boolean() => {
-                Err(self.error(n.start, "a boolean expression cannot be compared with '>', '>=', '<' or '<='"))
-            }
+            Expr::Lit(_) => Err(self.error(
+                n.start,
+                "this value cannot be compared with '>', '>=', '<' or '<='",
+            )),
+            e if e.is_boolean() => Err(self.error(
+                n.start,
+                "a boolean expression cannot be compared with '>', '>=', '<' or '<='",
+            )),
             _ => Ok(()),
         }
     }
@@ -481,12 +555,18 @@ impl<'a> Parser<'a> {
     fn equal(&self, l: Node, r: Node, at: usize) -> Result<Node, SqlError> {
         for n in [&l, &r] {
             if matches!(n.expr, Expr::Lit(Lit::Null)) {
-                return Err(self.error(n.start, "NULL cannot be compared with '=' or '<>', use IS [NOT] NULL"));
+                return Err(self.error(
+                    n.start,
+                    "NULL cannot be compared with '=' or '<>', use IS [NOT] NULL",
+                ));
             }
         }
         if let (Expr::Lit(a), Expr::Lit(b)) = (&l.expr, &r.expr) {
             if matches!(a, Lit::Bool(_)) && !matches!(b, Lit::Bool(_) | Lit::Null) {
-                return Err(self.error(l.start, "a boolean literal cannot be compared with a non-boolean literal"));
+                return Err(self.error(
+                    l.start,
+                    "a boolean literal cannot be compared with a non-boolean literal",
+                ));
             }
         }
         self.pair(l, r, at, |a, b| Expr::Eq(Box::new(a), Box::new(b)))
@@ -496,14 +576,25 @@ impl<'a> Parser<'a> {
     /// bounds Apache first checks low <= high. `v NOT BETWEEN low AND high`
     /// is `v < low OR v > high`, without that check.
     #[inline(never)]
-    fn between(&self, negated: bool, v: Node, low: Node, high: Node, at: usize) -> Result<Node, SqlError> {
+    fn between(
+        &self,
+        negated: bool,
+        v: Node,
+        low: Node,
+        high: Node,
+        at: usize,
+    ) -> Result<Node, SqlError> {
         if !negated {
             if let (Expr::Lit(lo), Expr::Lit(hi)) = (&low.expr, &high.expr) {
                 if matches!(lo, Lit::Null) || matches!(hi, Lit::Null) {
                     return Err(self.error(at, "illegal values of BETWEEN: values can not be NULL"));
                 }
                 match compare_lits(hi, lo) {
-                    Err(()) => return Err(self.error(at, "illegal values of BETWEEN: bounds cannot be compared")),
+                    Err(()) => {
+                        return Err(
+                            self.error(at, "illegal values of BETWEEN: bounds cannot be compared")
+                        )
+                    }
                     Ok(std::cmp::Ordering::Less) => {
                         return Err(self.error(at, "illegal values of BETWEEN: the low value must not exceed the high value"));
                     }
@@ -511,8 +602,15 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        let copy = Node { expr: v.expr.clone(), ..v };
-        let (op_low, op_high) = if negated { (CmpOp::Lt, CmpOp::Gt) } else { (CmpOp::Ge, CmpOp::Le) };
+        let copy = Node {
+            expr: v.expr.clone(),
+            ..v
+        };
+        let (op_low, op_high) = if negated {
+            (CmpOp::Lt, CmpOp::Gt)
+        } else {
+            (CmpOp::Ge, CmpOp::Le)
+        };
         let first = self.compare(op_low, v, low, at)?;
         let second = self.compare(op_high, copy, high, at)?;
         self.logic(!negated, first, second, at)
@@ -520,14 +618,28 @@ impl<'a> Parser<'a> {
 
     /// Apache `createInFilter`: the left side must be a property.
     #[inline(never)]
-    fn in_set(&self, negated: bool, left: Node, mut items: Vec<Box<str>>, at: usize) -> Result<Node, SqlError> {
+    fn in_set(
+        &self,
+        negated: bool,
+        left: Node,
+        mut items: Vec<Box<str>>,
+        at: usize,
+    ) -> Result<Node, SqlError> {
         let Expr::Prop(prop) = left.expr else {
             return Err(self.error(left.start, "expected a property name before IN"));
         };
         items.sort_unstable();
         items.dedup();
-        let expr = Expr::In { prop, set: items.into_boxed_slice(), negated };
-        Ok(Node { expr, depth: 2, start: left.start.min(at) })
+        let expr = Expr::In {
+            prop,
+            set: items.into_boxed_slice(),
+            negated,
+        };
+        Ok(Node {
+            expr,
+            depth: 2,
+            start: left.start.min(at),
+        })
     }
 }
 

@@ -24,11 +24,15 @@ enum R {
 use R::*;
 
 fn props(kv: &[(&str, &str)]) -> HashMap<String, String> {
-    kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    kv.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn outcome(expr: &str, kv: &[(&str, &str)]) -> R {
-    let Ok(root) = parser::parse(expr) else { return P };
+    let Ok(root) = parser::parse(expr) else {
+        return P;
+    };
     let m = props(kv);
     let get = |k: &str| m.get(k).map(String::as_str);
     let r = match eval(&root, &get) {
@@ -44,7 +48,13 @@ fn outcome(expr: &str, kv: &[(&str, &str)]) -> R {
     r
 }
 
-fn check(cases: &[(&str, &[(&str, &str)], R)]) {
+/// Property names and values of one message.
+type Props<'a> = &'a [(&'a str, &'a str)];
+
+/// Expression, message properties, expected outcome.
+type Case<'a> = (&'a str, Props<'a>, R);
+
+fn check(cases: &[Case<'_>]) {
     let mut failed = Vec::new();
     for &(expr, kv, want) in cases {
         let got = outcome(expr, kv);
@@ -52,7 +62,12 @@ fn check(cases: &[(&str, &[(&str, &str)], R)]) {
             failed.push(format!("{expr:?} with {kv:?}: got {got:?}, want {want:?}"));
         }
     }
-    assert!(failed.is_empty(), "{} case(s) failed:\n{}", failed.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} case(s) failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
 
 const NONE: &[(&str, &str)] = &[];
@@ -120,7 +135,11 @@ fn numeric_conversions() {
         // Long literal (beyond int range, or with L).
         ("a = 3000000000", &[("a", "3000000000")], T),
         ("a = 10L", &[("a", "10")], T),
-        ("a > 9223372036854775807", &[("a", "9223372036854775808")], E),
+        (
+            "a > 9223372036854775807",
+            &[("a", "9223372036854775808")],
+            E,
+        ),
         ("a = -2147483648", &[("a", "-2147483648")], T),
         // Double literal: Double.valueOf (trims, suffixes, hex, NaN).
         ("a = 10.0", &[("a", "10")], T),
@@ -242,7 +261,7 @@ fn three_valued_logic() {
         ("z OR TRUE".to_string(), T),
         ("z AND TRUE".to_string(), N),
     ];
-    let table: Vec<(&str, &[(&str, &str)], R)> = cases.iter().map(|(x, r)| (x.as_str(), kv, *r)).collect();
+    let table: Vec<Case<'_>> = cases.iter().map(|(x, r)| (x.as_str(), kv, *r)).collect();
     check(&table);
 }
 
@@ -269,8 +288,16 @@ fn between() {
         // -1 is a negation, not a literal: no bounds check.
         ("a BETWEEN -10 AND -1", &[("a", "-5")], T),
         ("a BETWEEN 5 AND -1", &[("a", "2")], F),
-        ("a BETWEEN b AND c", &[("a", "2"), ("b", "1"), ("c", "3")], T),
-        ("a BETWEEN 1 AND 3 AND b = 'x'", &[("a", "2"), ("b", "x")], T),
+        (
+            "a BETWEEN b AND c",
+            &[("a", "2"), ("b", "1"), ("c", "3")],
+            T,
+        ),
+        (
+            "a BETWEEN 1 AND 3 AND b = 'x'",
+            &[("a", "2"), ("b", "x")],
+            T,
+        ),
         ("a BETWEEN 1 AND 3 = TRUE", &[("a", "2")], T),
     ]);
 }
@@ -337,7 +364,7 @@ fn comments_whitespace_and_trailing_text() {
         ("a = 'x' b 'unterminated", &[("a", "x")], T),
         ("a = 'x' ( #", &[("a", "x")], T),
         ("a = 1 0", &[("a", "1")], T),
-        ("a = 0L", &[("a", "0")], T), // `0` then `L`
+        ("a = 0L", &[("a", "0")], T),  // `0` then `L`
         ("a = 007", &[("a", "0")], T), // `0` `0` `7`
         ("a = 1.5.5", &[("a", "1.5")], T),
         ("a = 5E", &[("a", "5")], T), // `5` then `E`
@@ -345,7 +372,8 @@ fn comments_whitespace_and_trailing_text() {
         ("a<>1", &[("a", "2")], T),
         ("a>=1AND b<=2", &[("a", "1"), ("b", "2")], T),
         ("a IN('x')", &[("a", "x")], T),
-        ("NOTa", &[("NOTa", "1")], F), // an identifier, not NOT a
+        ("NOTa", &[("NOTa", "1")], F),    // an identifier, not NOT a
+        ("a LIKE 'x'", &[("a", "x")], F), // LIKE is no keyword: `a`, then ignored text
         ("a = 01.5", &[("a", "1.5")], T), // a float may start with 0
     ]);
 }
@@ -368,7 +396,6 @@ fn parse_errors() {
         "a = 'x' NOT",
         "a = 'x' NOT x",
         "a NOT LIKE 'x'",
-        "a LIKE 'x'",
         "a = 'x' IS",
         "a IS NOT",
         "a IS 'x'",
@@ -455,7 +482,10 @@ fn error_positions_and_messages() {
     assert!(e.message().contains("expected a literal"), "{e}");
 
     let e = SqlFilter::compile("(a = 'x'").unwrap_err();
-    assert_eq!(e.to_string(), "Invalid MessageSelector: encountered end of input, expected ')' at line 1, column 9");
+    assert_eq!(
+        e.to_string(),
+        "Invalid MessageSelector: encountered end of input, expected ')' at line 1, column 9"
+    );
 
     let e = SqlFilter::compile("a IN ('x' 'y')").unwrap_err();
     assert!(e.message().contains("expected ',' or ')'"), "{e}");
@@ -514,7 +544,32 @@ fn java_number_parsing() {
     assert_eq!(d("-Infinity"), Some(f64::NEG_INFINITY));
     assert!(d("NaN").is_some_and(f64::is_nan));
     assert!(d("+NaN").is_some_and(f64::is_nan));
-    for bad in ["", " ", ".", "+", "e5", "1e", "1e+", "1.2.3", "1ff", "1 2", "inf", "infinity", "nan", "NaNd", "Infinityf", "1,5", "\u{a0}1", "0x", "0x1", "0xp1", "0x1.p", "0xgp1", "00x1p1", "1_000"] {
+    for bad in [
+        "",
+        " ",
+        ".",
+        "+",
+        "e5",
+        "1e",
+        "1e+",
+        "1.2.3",
+        "1ff",
+        "1 2",
+        "inf",
+        "infinity",
+        "nan",
+        "NaNd",
+        "Infinityf",
+        "1,5",
+        "\u{a0}1",
+        "0x",
+        "0x1",
+        "0xp1",
+        "0x1.p",
+        "0xgp1",
+        "00x1p1",
+        "1_000",
+    ] {
         assert_eq!(d(bad), None, "{bad:?}");
     }
     // Hexadecimal forms.
@@ -538,7 +593,7 @@ fn java_number_parsing() {
     assert_eq!(d("0x1.fffffffffffff7ffffffp0"), Some(1.9999999999999998));
     assert_eq!(d("0x1.00000000000008p0"), Some(1.0)); // tie, even: down
     assert_eq!(d("0x1.000000000000080000001p0"), Some(1.0000000000000002)); // sticky: up
-    assert_eq!(d("0x123456789abcdef0123p0"), Some(5.373003641998677e21));
+    assert_eq!(d("0x123456789abcdef0123p0"), Some(5.373003642731685e21));
     assert_eq!(d("0x1p99999999999999999"), Some(f64::INFINITY));
     assert_eq!(d("0x1p-99999999999999999"), Some(0.0));
 
@@ -559,7 +614,9 @@ fn map_backed_lookup_compiles_and_matches() {
     assert!(!f.matches(&|_| None));
     // Clone shares the compiled tree and can move to other threads.
     let g = f.clone();
-    let h = std::thread::spawn(move || g.matches(&|k| if k == "TAGS" { Some("b") } else { Some("11") }));
+    let h = std::thread::spawn(move || {
+        g.matches(&|k| if k == "TAGS" { Some("b") } else { Some("11") })
+    });
     assert!(h.join().unwrap());
 }
 
@@ -568,46 +625,76 @@ fn map_backed_lookup_compiles_and_matches() {
 #[test]
 fn limits_length_depth_and_in_list() {
     let long = format!("a = '{}'", "x".repeat(MAX_EXPRESSION_BYTES));
-    assert!(SqlFilter::compile(&long).unwrap_err().message().contains("longer than"));
+    assert!(SqlFilter::compile(&long)
+        .unwrap_err()
+        .message()
+        .contains("longer than"));
     let fits = format!("a = '{}'", "x".repeat(MAX_EXPRESSION_BYTES - 6));
     assert!(SqlFilter::compile(&fits).is_ok());
 
     // Nesting below the limit compiles and evaluates; past it, an error.
     let nested = |n: usize| format!("{}a = 'x'{}", "(".repeat(n), ")".repeat(n));
-    let f = SqlFilter::compile(&nested(MAX_DEPTH - 2)).unwrap();
+    let f = SqlFilter::compile(&nested(MAX_DEPTH)).unwrap();
     assert!(f.matches(&|_| Some("x")));
-    for n in [MAX_DEPTH + 1, 100_000] {
+    for n in [MAX_DEPTH + 1, 30_000] {
         let e = SqlFilter::compile(&nested(n)).unwrap_err();
         assert!(e.message().contains("nested deeper"), "{e}");
     }
-    let deep_not = format!("{}a", "NOT ".repeat(20_000));
-    assert!(SqlFilter::compile(&deep_not).is_err());
-    let deep_neg = format!("{}1 > a", "- ".repeat(20_000));
-    assert!(SqlFilter::compile(&deep_neg).is_err());
-    let deep_plus = format!("{}a", "+".repeat(60_000));
-    assert!(SqlFilter::compile(&deep_plus).is_err());
-    let dashes = "-".repeat(60_000); // never a comment: no line end
-    assert!(SqlFilter::compile(&dashes).is_err());
+    for hostile in [
+        format!("{}a", "NOT ".repeat(15_000)),
+        format!("{}1 > a", "- ".repeat(30_000)),
+        format!("{}a", "+".repeat(60_000)),
+        "-".repeat(60_000), // never a comment: no line end
+        format!("{}a", "(NOT ".repeat(12_000)),
+    ] {
+        let e = SqlFilter::compile(&hostile).unwrap_err();
+        assert!(e.message().contains("nested deeper"), "{e}");
+    }
 
     // Left-leaning chains: AND/OR chains are flat, so long ones are fine...
-    let or_chain = (0..5000).map(|i| format!("a = '{i}'")).collect::<Vec<_>>().join(" OR ");
+    let or_chain = (0..4000)
+        .map(|i| format!("a = '{i}'"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
     let f = SqlFilter::compile(&or_chain).unwrap();
-    assert!(f.matches(&|_| Some("4999")));
-    assert!(!f.matches(&|_| Some("5000")));
-    let and_chain = (0..5000).map(|_| "a IS NOT NULL").collect::<Vec<_>>().join(" AND ");
-    assert!(SqlFilter::compile(&and_chain).unwrap().matches(&|_| Some("")));
+    assert!(f.matches(&|_| Some("3999")));
+    assert!(!f.matches(&|_| Some("4000")));
+    let and_chain = (0..3000)
+        .map(|_| "a IS NOT NULL")
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    assert!(SqlFilter::compile(&and_chain)
+        .unwrap()
+        .matches(&|_| Some("")));
     // ... other chains grow the tree and hit the depth limit.
     let eq_chain = format!("a = 'x'{}", " = TRUE".repeat(2000));
-    assert!(SqlFilter::compile(&eq_chain).unwrap_err().message().contains("nested deeper"));
+    assert!(SqlFilter::compile(&eq_chain)
+        .unwrap_err()
+        .message()
+        .contains("nested deeper"));
     let is_chain = format!("a{}", " IS NULL".repeat(2000));
     assert!(SqlFilter::compile(&is_chain).is_err());
     let text_chain = format!("a{}", " CONTAINS 'x'".repeat(2000));
     assert!(SqlFilter::compile(&text_chain).is_err());
 
-    let in_list = |n: usize| format!("a IN ({})", (0..n).map(|i| format!("'{i}'")).collect::<Vec<_>>().join(","));
+    // Short items (the length limit allows about 21k of them); duplicates
+    // count towards the limit.
+    let in_list = |n: usize| {
+        let items: Vec<String> = (0..n)
+            .map(|i| {
+                if i % 100 == 7 {
+                    format!("'{}'", i % 26)
+                } else {
+                    "'x'".into()
+                }
+            })
+            .collect();
+        format!("a IN ({})", items.join(","))
+    };
     let f = SqlFilter::compile(&in_list(MAX_IN_LIST)).unwrap();
-    assert!(f.matches(&|_| Some("9999")));
-    assert!(!f.matches(&|_| Some("10000")));
+    assert!(f.matches(&|_| Some("x")));
+    assert!(f.matches(&|_| Some("25")));
+    assert!(!f.matches(&|_| Some("26")));
     let e = SqlFilter::compile(&in_list(MAX_IN_LIST + 1)).unwrap_err();
     assert!(e.message().contains("IN list"), "{e}");
 }
@@ -615,18 +702,24 @@ fn limits_length_depth_and_in_list() {
 #[test]
 fn deepest_expression_fits_a_small_stack() {
     // Compile, evaluate, clone and drop the deepest accepted expressions on
-    // a 256 KiB stack (executor threads have at least that).
+    // a 512 KiB stack (executor threads get Rust's default 2 MiB). In this
+    // build the parser needs about 1.4 KiB per parenthesis level, so the
+    // worst case is near 360 KiB.
     let worst = [
-        format!("{}a = 'x'{}", "(".repeat(MAX_DEPTH - 2), ")".repeat(MAX_DEPTH - 2)),
+        format!("{}a = 'x'{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH)),
         format!("{}a", "NOT ".repeat(MAX_DEPTH - 1)),
         format!("{}1 = a", "- ".repeat(MAX_DEPTH - 2)),
-        format!("{}a = 'x'{}", "(NOT ".repeat(MAX_DEPTH / 2 - 1), ")".repeat(MAX_DEPTH / 2 - 1)),
+        format!(
+            "{}a = 'x'{}",
+            "(NOT ".repeat(MAX_DEPTH / 2 - 1),
+            ")".repeat(MAX_DEPTH / 2 - 1)
+        ),
         format!("a = 'x'{}", " = TRUE".repeat(MAX_DEPTH - 2)),
     ];
     let h = std::thread::Builder::new()
-        .stack_size(std::env::var("SQLSTACK").map_or(256, |v| v.parse().unwrap()) * 1024)
+        .stack_size(512 * 1024)
         .spawn(move || {
-            for w in &worst[std::env::var("SQLW").map_or(0, |v| v.parse().unwrap())..][..1] {
+            for w in &worst {
                 let f = SqlFilter::compile(w).unwrap_or_else(|e| panic!("{w:.40}: {e}"));
                 let _ = f.matches(&|_| Some("x"));
                 drop(f.clone());
@@ -675,7 +768,9 @@ fn exercise(expr: &str) {
 #[test]
 fn fuzz_random_bytes_never_panic() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
-    let alphabet: Vec<char> = " \t\n\r'()=<>+-,.*/$_aAeElL019xX#;\"é\u{0}\u{ffff}".chars().collect();
+    let alphabet: Vec<char> = " \t\n\r'()=<>+-,.*/$_aAeElL019xX#;\"é\u{0}\u{ffff}"
+        .chars()
+        .collect();
     for _ in 0..20_000 {
         let len = rng.below(40);
         let s: String = (0..len)
@@ -695,9 +790,45 @@ fn fuzz_random_bytes_never_panic() {
 fn fuzz_token_soup_never_panics() {
     let mut rng = Rng(0x0dd_ba11_cafe_f00d);
     let tokens = [
-        "a", "b", "c", "z", "=", "<>", ">", ">=", "<", "<=", "(", ")", ",", "+", "-", "AND", "OR", "NOT", "IS", "NULL",
-        "TRUE", "FALSE", "BETWEEN", "IN", "CONTAINS", "STARTSWITH", "ENDSWITH", "'x'", "'1'", "''", "1", "0", "2.5",
-        ".5", "1e3", "3000000000", "9L", "--\n", "/**/",
+        "a",
+        "b",
+        "c",
+        "z",
+        "=",
+        "<>",
+        ">",
+        ">=",
+        "<",
+        "<=",
+        "(",
+        ")",
+        ",",
+        "+",
+        "-",
+        "AND",
+        "OR",
+        "NOT",
+        "IS",
+        "NULL",
+        "TRUE",
+        "FALSE",
+        "BETWEEN",
+        "IN",
+        "CONTAINS",
+        "STARTSWITH",
+        "ENDSWITH",
+        "'x'",
+        "'1'",
+        "''",
+        "1",
+        "0",
+        "2.5",
+        ".5",
+        "1e3",
+        "3000000000",
+        "9L",
+        "--\n",
+        "/**/",
     ];
     let mut compiled = 0;
     for _ in 0..50_000 {
@@ -709,7 +840,10 @@ fn fuzz_token_soup_never_panics() {
         }
         exercise(&s);
     }
-    assert!(compiled > 500, "the soup should produce valid expressions too ({compiled})");
+    assert!(
+        compiled > 500,
+        "the soup should produce valid expressions too ({compiled})"
+    );
 }
 
 #[test]
@@ -717,8 +851,20 @@ fn fuzz_generated_expressions_evaluate_consistently() {
     // Well-formed expressions from a small grammar; `x <> y` must always be
     // the NOT of `x = y`, and `NOT NOT e` must agree with `e` on TRUE/FALSE.
     fn gen(rng: &mut Rng, depth: usize) -> String {
-        let atoms = ["a = 1", "b = 'x'", "c > 2.0", "a IS NULL", "b IN ('x','true')", "a BETWEEN 0 AND 3", "z", "TRUE",
-            "NULL", "c < a", "b CONTAINS 'r'", "-a < 0"];
+        let atoms = [
+            "a = 1",
+            "b = 'x'",
+            "c > 2.0",
+            "a IS NULL",
+            "b IN ('x','true')",
+            "a BETWEEN 0 AND 3",
+            "z",
+            "TRUE",
+            "NULL",
+            "c < a",
+            "b CONTAINS 'r'",
+            "-a < 0",
+        ];
         if depth == 0 || rng.below(3) == 0 {
             return rng.pick(&atoms).to_string();
         }
