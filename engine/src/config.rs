@@ -48,6 +48,10 @@ pub struct StoreConfig {
     pub checkpoint_interval: Duration,
     /// `maxMessageSize`.
     pub max_body_bytes: usize,
+    /// How far behind the log end a message still counts as "in memory"
+    /// for Apache's first-offset rule (`accessMessageInMemoryMaxRatio`, 40 %
+    /// of physical RAM).
+    pub in_memory_bytes: u64,
     /// `fileReservedTime`, hours.
     pub file_reserved_hours: u32,
     /// `deleteWhen`: hours of the day (local time) when expired segments go.
@@ -85,6 +89,7 @@ impl StoreConfig {
             index_entries: 2 << 20,
             checkpoint_interval: Duration::from_secs(10),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            in_memory_bytes: physical_memory() / 100 * 40,
             file_reserved_hours: 72,
             delete_when: vec![4],
             disk_max_used_ratio: 75,
@@ -151,4 +156,14 @@ impl StoreConfig {
     pub fn tail_cache_chunks(&self) -> usize {
         (self.tail_cache_bytes / self.commitlog_chunk_bytes as u64).max(2) as usize
     }
+}
+
+/// Physical memory of the machine in bytes (0 if unknown).
+pub fn physical_memory() -> u64 {
+    // SAFETY: sysconf only reads system configuration.
+    let (pages, page) = unsafe { (libc::sysconf(libc::_SC_PHYS_PAGES), libc::sysconf(libc::_SC_PAGESIZE)) };
+    if pages <= 0 || page <= 0 {
+        return 0;
+    }
+    pages as u64 * page as u64
 }

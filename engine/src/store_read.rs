@@ -345,15 +345,17 @@ impl ShardStore {
             .collect())
     }
 
-    /// Whether the message at `offset` of a queue is served from the tail
-    /// cache (true also when there is no such message). Apache answers a
-    /// first offset query with 0 only in that case (reference §3.3).
+    /// Whether the message at `offset` of a queue counts as in memory by
+    /// Apache's rule: within `in_memory_bytes` (40 % of RAM) of the log end
+    /// (true also when there is no such message). Apache answers a first
+    /// offset query with 0 only in that case (reference §3.3).
     pub async fn is_in_memory(&self, key: &QueueKey, offset: QueueOffset) -> Result<bool> {
         let units = self.read_units(key, offset, 1).await?;
         let Some(u) = units.first() else {
             return Ok(true);
         };
-        Ok(u.log_offset.0 >= self.inner.st.borrow().log.area.cache_start())
+        let end = self.inner.st.borrow().log.write_pos().0;
+        Ok(end.saturating_sub(u.log_offset.0) <= self.inner.cfg.in_memory_bytes)
     }
 
     /// Store time of the oldest message of a queue (-1 when empty).
