@@ -300,12 +300,21 @@ pub async fn check_client_config(shard: Rc<BrokerShard>, _c: Rc<Connection>, req
     if ty == "TAG" {
         return Some(success(&req));
     }
-    let remark = if shard.cfg.enable_property_filter {
-        "SQL92 filtering is not supported by this broker yet"
-    } else {
-        "The broker does not support consumer to filter message by SQL92"
-    };
-    Some(reply(&req, ResponseCode::SystemError, remark))
+    if !shard.cfg.enable_property_filter {
+        return Some(reply(
+            &req,
+            ResponseCode::SystemError,
+            "The broker does not support consumer to filter message by SQL92",
+        ));
+    }
+    let expr = body
+        .pointer("/subscriptionData/subString")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    match super::sql92::SqlFilter::compile(expr) {
+        Ok(_) => Some(success(&req)),
+        Err(e) => Some(reply(&req, ResponseCode::SubscriptionParseFailed, e.to_string())),
+    }
 }
 
 /// GET_TOPIC_STATS_INFO (202): min, max and last store time of every write queue.

@@ -229,6 +229,9 @@ async fn publish_and_notify(s: &Rc<BrokerShard>, group: &str, notify: bool) {
                             t.clone(),
                             TopicSubscription {
                                 filter: TagFilter::from_subscription(sub),
+                                sql: (sub.expression_type == "SQL92")
+                                    .then(|| super::sql92::SqlFilter::compile(&sub.sub_string).ok())
+                                    .flatten(),
                                 expression_type: sub.expression_type.clone(),
                                 sub_version: sub.sub_version,
                                 broadcast,

@@ -132,7 +132,7 @@ pub struct GroupTable {
 }
 
 /// What a consumer group's owner shard publishes for the pull path.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct PublishedGroup {
     pub broadcast: bool,
     pub topics: HashMap<String, TopicSubscription>,

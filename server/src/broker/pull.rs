@@ -19,6 +19,7 @@ use ringmq_remoting::{
 
 use super::metadata::perm;
 use super::shard::BrokerShard;
+use super::sql92::SqlFilter;
 use super::subscription::TagFilter;
 use crate::net::conn::reply;
 use crate::net::Connection;
@@ -47,6 +48,8 @@ struct PullJob {
     max_msgs: usize,
     max_bytes: usize,
     filter: TagFilter,
+    /// SQL92 expression evaluated against each message's properties.
+    sql: Option<SqlFilter>,
     /// Hold until this long has passed (None: answer at once).
     hold: Option<Duration>,
     commit: Option<i64>,
@@ -119,12 +122,27 @@ async fn pull(shard: &Rc<BrokerShard>, req: &RemotingCommand) -> RemotingCommand
         );
     }
     let flags = h.sys_flag;
+    let mut sql = None;
     let filter = if flags & PullSysFlag::FLAG_SUBSCRIPTION != 0 {
         let ty = h.expression_type.as_deref().unwrap_or("TAG");
-        if ty != "TAG" {
-            return sql_unsupported(req, cfg.enable_property_filter);
+        if ty == "SQL92" {
+            if !cfg.enable_property_filter {
+                return sql_unsupported(req);
+            }
+            match SqlFilter::compile(h.subscription.as_deref().unwrap_or("")) {
+                Ok(f) => sql = Some(f),
+                Err(e) => return reply(req, ResponseCode::SubscriptionParseFailed, e.to_string()),
+            }
+            TagFilter::all()
+        } else if ty != "TAG" {
+            return reply(
+                req,
+                ResponseCode::SubscriptionParseFailed,
+                format!("unknown expression type {ty}"),
+            );
+        } else {
+            TagFilter::parse(h.subscription.as_deref().unwrap_or("*"))
         }
-        TagFilter::parse(h.subscription.as_deref().unwrap_or("*"))
     } else {
         match shard.meta.consumer_subscription(&h.consumer_group, &h.topic) {
             Err(remark) => return reply(req, ResponseCode::SubscriptionNotExist, remark),
@@ -146,8 +164,26 @@ async fn pull(shard: &Rc<BrokerShard>, req: &RemotingCommand) -> RemotingCommand
                         "the consumer's subscription not latest",
                     );
                 }
-                if sub.expression_type != "TAG" {
-                    return sql_unsupported(req, cfg.enable_property_filter);
+                if sub.expression_type == "SQL92" {
+                    if !cfg.enable_property_filter {
+                        return sql_unsupported(req);
+                    }
+                    match &sub.sql {
+                        Some(f) => sql = Some(f.clone()),
+                        None => {
+                            return reply(
+                                req,
+                                ResponseCode::SubscriptionParseFailed,
+                                "the consumer's SQL92 expression does not compile",
+                            )
+                        }
+                    }
+                } else if sub.expression_type != "TAG" {
+                    return reply(
+                        req,
+                        ResponseCode::SubscriptionParseFailed,
+                        format!("unknown expression type {}", sub.expression_type),
+                    );
                 }
                 sub.filter
             }
@@ -171,6 +207,7 @@ async fn pull(shard: &Rc<BrokerShard>, req: &RemotingCommand) -> RemotingCommand
             .map(|b| b.max(1) as usize)
             .unwrap_or(MAX_TRANSFER_BYTES),
         filter,
+        sql,
         hold,
         commit: (flags & PullSysFlag::FLAG_COMMIT_OFFSET != 0).then_some(h.commit_offset),
         recheck: Duration::from_millis(cfg.long_polling_check_interval_ms),
@@ -194,13 +231,12 @@ async fn pull(shard: &Rc<BrokerShard>, req: &RemotingCommand) -> RemotingCommand
     resp
 }
 
-fn sql_unsupported(req: &RemotingCommand, enabled: bool) -> RemotingCommand {
-    let remark = if enabled {
-        "SQL92 filtering is not supported by this broker yet"
-    } else {
-        "The broker does not support consumer to filter message by SQL92"
-    };
-    reply(req, ResponseCode::SystemError, remark)
+fn sql_unsupported(req: &RemotingCommand) -> RemotingCommand {
+    reply(
+        req,
+        ResponseCode::SystemError,
+        "The broker does not support consumer to filter message by SQL92",
+    )
 }
 
 /// The pull on the owner shard: commit, read, and hold while there is
@@ -247,7 +283,7 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
                 &|code| filter.matches(code),
             )
             .await;
-        let r = match got {
+        let mut r = match got {
             Ok(r) => r,
             Err(e) => {
                 return Pulled {
@@ -261,6 +297,9 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
                 }
             }
         };
+        if let Some(sql) = &job.sql {
+            apply_sql(sql, &mut r);
+        }
         let code = response_code(r.status, offset);
         let now = Instant::now();
         // Hold while there is nothing for this request: no message yet, or
@@ -329,4 +368,29 @@ fn status_name(s: GetStatus) -> &'static str {
         GetStatus::OffsetTooSmall => "OFFSET_TOO_SMALL",
         GetStatus::NoMatchedLogicQueue => "NO_MATCHED_LOGIC_QUEUE",
     }
+}
+
+/// Keeps the messages whose properties satisfy the SQL92 expression; the
+/// next offset still covers the skipped ones (as Apache's message filter).
+fn apply_sql(sql: &SqlFilter, r: &mut ringmq_engine::store::GetResult) {
+    if r.status != GetStatus::Found {
+        return;
+    }
+    let mut kept = Vec::with_capacity(r.messages.len());
+    let mut offsets = Vec::with_capacity(r.messages.len());
+    for (m, o) in r.messages.iter().zip(&r.queue_offsets) {
+        let ok = match ringmq_engine::record::decode(m, false) {
+            Ok(v) => sql.matches(&|name| ringmq_engine::record::property_value(v.properties, name)),
+            Err(_) => false,
+        };
+        if ok {
+            kept.push(m.clone());
+            offsets.push(*o);
+        }
+    }
+    if kept.is_empty() {
+        r.status = GetStatus::NoMatchedMessage;
+    }
+    r.messages = kept;
+    r.queue_offsets = offsets;
 }

@@ -64,9 +64,12 @@ impl TagFilter {
 }
 
 /// A group's subscription to one topic, as pulls see it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TopicSubscription {
     pub filter: TagFilter,
+    /// The compiled expression of an SQL92 subscription (None if it does
+    /// not compile: pulls are then refused with SUBSCRIPTION_PARSE_FAILED).
+    pub sql: Option<super::sql92::SqlFilter>,
     pub expression_type: String,
     pub sub_version: i64,
     pub broadcast: bool,

@@ -183,7 +183,9 @@ fn round_to_f64(m: u64, e2: i64, sticky: bool) -> f64 {
     let lsb = if normal { msb - 52 } else { -1074 };
     let shift = lsb - e2;
     let mut mant: u64 = if shift <= 0 {
-        m << (-shift) // exact, and no sticky bits in this case (m < 2^60, >= 4 bits dropped otherwise)
+        // Exact: the result has at most 53 bits. (Sticky is only ever set
+        // with 15 kept digits, at least 57 bits, so never on this path.)
+        m << (-shift)
     } else if shift > 64 {
         0 // far below half of the smallest subnormal
     } else {

@@ -24,7 +24,9 @@
 //!   `ClassCastException`).
 //! * A bare property used as a boolean is FALSE when present (it is never a
 //!   Boolean), so `NOT prop` matches every message that has `prop`.
-//! * `-prop` is NULL (only numbers are negated); `+x` is `x`.
+//! * `-prop` is NULL (only numbers are negated); `+x` is `x`. Prefix
+//!   operators bind tighter than comparisons: `NOT a = 'x'` is
+//!   `(NOT a) = 'x'` (never TRUE), and `NOT a IN (...)` does not compile.
 //! * IN takes only string literals and needs a property on its left; it
 //!   compares exactly. BETWEEN with two literal bounds refuses low > high.
 //! * A float literal that reads as zero or infinity is refused, as are
@@ -36,8 +38,10 @@
 //!   being after the expression, is then ignored).
 //! * CONTAINS, STARTSWITH, ENDSWITH (and their NOT forms) from RocketMQ 5.x
 //!   are accepted where an operator is expected, with 5.x semantics: FALSE
-//!   for a missing or non-string operand or an empty search string.
-//!   Elsewhere these words stay property names, as in 4.9.7.
+//!   (not NULL) for a missing or non-string operand or an empty search
+//!   string. Elsewhere these words stay property names, as in 4.9.7 (5.x
+//!   reserves them). 4.9.7 itself has no such operators: it compiles
+//!   `a CONTAINS 'x'` as the bare property `a` followed by ignored text.
 //!
 //! Differences from Apache, all on inputs no client is expected to send:
 //! expressions longer than [`MAX_EXPRESSION_BYTES`], nested deeper than
@@ -59,8 +63,9 @@ use std::sync::Arc;
 
 /// Longest expression compiled, in bytes.
 pub const MAX_EXPRESSION_BYTES: usize = 64 * 1024;
-/// Deepest nesting: parentheses and prefix operators while parsing, and the
-/// height of the compiled tree (which bounds recursion when evaluating).
+/// Deepest nesting: parentheses, a run of prefix operators, and the height
+/// of the compiled tree (AND/OR chains count as one level). Bounds the
+/// parser's recursion and that of evaluating, cloning and dropping a tree.
 pub const MAX_DEPTH: usize = 256;
 /// Most string literals in one IN list.
 pub const MAX_IN_LIST: usize = 10_000;

@@ -212,6 +212,12 @@ fn boolean_literals_and_casts() {
         ("NOT a", &[("a", "true")], T),
         ("NOT a", NONE, N),
         ("NOT NOT a", &[("a", "")], F),
+        // NOT binds tighter than comparisons: `(NOT a) = 'x'` compares a
+        // Boolean with a string (an error in Apache) or is NULL.
+        ("NOT a = 'x'", &[("a", "y")], E),
+        ("NOT a = 'x'", NONE, N),
+        ("NOT (a = 'x')", &[("a", "y")], T),
+        ("NOT a CONTAINS 'x'", &[("a", "x")], F),
     ]);
 }
 
@@ -444,6 +450,9 @@ fn parse_errors() {
         "a NOT BETWEEN 'a' AND 'b'",
         "(a = 1) BETWEEN 1 AND 2",
         "'x' IN ('x')",
+        "NOT a IN ('x')",        // (NOT a) IN ...
+        "NOT a BETWEEN 1 AND 2", // (NOT a) >= 1 ...
+        "NOT a > 1",
         "1 IN ('1')",
         "-a IN ('1')",
         "a IN ()",
@@ -666,6 +675,9 @@ fn limits_length_depth_and_in_list() {
     assert!(SqlFilter::compile(&and_chain)
         .unwrap()
         .matches(&|_| Some("")));
+    // (Unterminated `--` read as minus signs, many times over: linear.)
+    let dashes = "--1 = 1 OR ".repeat(5000) + "FALSE";
+    assert!(SqlFilter::compile(&dashes).unwrap().matches(&|_| None));
     // ... other chains grow the tree and hit the depth limit.
     let eq_chain = format!("a = 'x'{}", " = TRUE".repeat(2000));
     assert!(SqlFilter::compile(&eq_chain)
