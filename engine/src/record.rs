@@ -215,7 +215,9 @@ pub fn tags_code(tags: Option<&str>) -> i64 {
 /// for timer records (so timers can be rebuilt from units alone), else the
 /// hash of TAGS.
 pub fn unit_tags_code(props: &str) -> i64 {
-    if let Some(t) = property_value(props, property::TIMER_OUT_MS).and_then(|v| v.parse::<i64>().ok()) {
+    if let Some(t) =
+        property_value(props, property::TIMER_OUT_MS).and_then(|v| v.parse::<i64>().ok())
+    {
         return t;
     }
     tags_code(property_value(props, property::TAGS))

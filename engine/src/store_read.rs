@@ -335,13 +335,22 @@ impl ShardStore {
         from: QueueOffset,
         n: usize,
     ) -> Result<Vec<(QueueOffset, LogOffset, u32, i64)>> {
-        let units = self.read_units(key, from, n.min(MAX_PULL_MESSAGES * 16)).await?;
+        let units = self
+            .read_units(key, from, n.min(MAX_PULL_MESSAGES * 16))
+            .await?;
         let log_min = self.log_range().0;
         Ok(units
             .into_iter()
             .enumerate()
             .filter(|(_, u)| u.log_offset >= log_min)
-            .map(|(i, u)| (QueueOffset(from.0 + i as u64), u.log_offset, u.size, u.tags_code))
+            .map(|(i, u)| {
+                (
+                    QueueOffset(from.0 + i as u64),
+                    u.log_offset,
+                    u.size,
+                    u.tags_code,
+                )
+            })
             .collect())
     }
 

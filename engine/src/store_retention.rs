@@ -45,11 +45,17 @@ impl ShardStore {
         if time_up || space_full || clean_now {
             let mut doomed_below = self.doomed_below(now_ms, clean_now)?;
             // Keep what the broker still needs; it rolls it forward.
-            let floor = self.inner.retention_floor.borrow().as_ref().and_then(|f| f());
+            let floor = self
+                .inner
+                .retention_floor
+                .borrow()
+                .as_ref()
+                .and_then(|f| f());
             if let (Some(below), Some(floor)) = (doomed_below, floor) {
                 let s = self.inner.st.borrow();
                 let keep_from = s.log.area.segment_start(floor);
-                doomed_below = (keep_from.min(below) > s.log.min_offset().0).then(|| keep_from.min(below));
+                doomed_below =
+                    (keep_from.min(below) > s.log.min_offset().0).then(|| keep_from.min(below));
             }
             if let Some(below) = doomed_below {
                 // Never delete bytes that are not yet on disk.

@@ -2,8 +2,8 @@
 //! remoting transport that carries them, on top of `ringmq-engine` (storage)
 //! and `ringmq-remoting` (codec).
 
+pub mod broker;
 pub mod namesrv;
+pub mod namesrv_service;
 pub mod net;
 pub mod persist;
-pub mod broker;
-pub mod namesrv_service;

@@ -137,10 +137,15 @@ fn apply(cfg: &mut BrokerConfig, args: &BrokerArgs) -> (NamesrvConfig, NamesrvTi
             fail(format!("--set {kv}: expected KEY=VALUE"));
         };
         let (k, v) = (k.trim(), v.trim());
-        let ms = || v.parse::<u64>().unwrap_or_else(|_| fail(format!("--set {kv}: expected milliseconds")));
+        let ms = || {
+            v.parse::<u64>()
+                .unwrap_or_else(|_| fail(format!("--set {kv}: expected milliseconds")))
+        };
         match k {
             "brokerExpireMillis" => ns.broker_expire_ms = ms() as i64,
-            "scanNotActiveBrokerInterval" => timings.scan_interval = Duration::from_millis(ms().max(1)),
+            "scanNotActiveBrokerInterval" => {
+                timings.scan_interval = Duration::from_millis(ms().max(1))
+            }
             _ => {
                 if let Err(e) = cfg.set(k, v) {
                     fail(e);
@@ -179,7 +184,8 @@ fn main() {
             ns.kv_config_path = Some(data.join("namesrv").join("kvConfig.json"));
             let stop = stop_flag();
             let ns_addr = SocketAddr::from(([127, 0, 0, 1], namesrv_port));
-            let ns_thread = namesrv_service::start(ns_addr, ns, timings, stop.clone()).unwrap_or_else(|e| fail(e));
+            let ns_thread = namesrv_service::start(ns_addr, ns, timings, stop.clone())
+                .unwrap_or_else(|e| fail(e));
             let r = broker::run(cfg, stop.clone(), move |r| {
                 ready(format!(
                     "ringmq ready: namesrv {ns_addr}, broker {} ({} shards)",
@@ -230,13 +236,14 @@ fn main() {
                 .parse()
                 .unwrap_or_else(|e| fail(format!("{host}:{port}: {e}")));
             let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
-            let ns = NamesrvConfig {
-                broker_expire_ms: broker_expire_millis,
-                kv_config_path: Some(
-                    kv_config.unwrap_or_else(|| PathBuf::from(home).join("namesrv").join("kvConfig.json")),
-                ),
-                ..NamesrvConfig::default()
-            };
+            let ns =
+                NamesrvConfig {
+                    broker_expire_ms: broker_expire_millis,
+                    kv_config_path: Some(kv_config.unwrap_or_else(|| {
+                        PathBuf::from(home).join("namesrv").join("kvConfig.json")
+                    })),
+                    ..NamesrvConfig::default()
+                };
             let timings = NamesrvTimings {
                 scan_interval: Duration::from_millis(scan_interval_millis.max(1)),
             };

@@ -28,7 +28,10 @@ impl Service for NamesrvService {
         conn: Rc<Connection>,
         req: RemotingCommand,
     ) -> impl Future<Output = Option<RemotingCommand>> + 'static {
-        let resp = self.ns.borrow_mut().handle(&req, conn.id.0, conn.peer, now_ms());
+        let resp = self
+            .ns
+            .borrow_mut()
+            .handle(&req, conn.id.0, conn.peer, now_ms());
         async move { resp }
     }
 
@@ -101,7 +104,10 @@ pub fn start(
                     waited += Duration::from_millis(50);
                     if waited >= timings.scan_interval {
                         waited = Duration::ZERO;
-                        let expired = svc.ns.borrow_mut().expire_brokers_with_connections(now_ms());
+                        let expired = svc
+                            .ns
+                            .borrow_mut()
+                            .expire_brokers_with_connections(now_ms());
                         for (addr, conn) in expired {
                             tracing::info!(broker = %addr, "broker expired: no registration");
                             // As Apache: the silent broker's channel is closed too.

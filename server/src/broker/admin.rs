@@ -5,19 +5,21 @@
 use std::rc::Rc;
 
 use ringmq_engine::{QueueKey, QueueOffset};
-use ringmq_remoting::body::connection::{Connection as WireConnection, ConsumerConnection, ProducerConnection};
+use ringmq_remoting::body::connection::{
+    Connection as WireConnection, ConsumerConnection, ProducerConnection,
+};
+use ringmq_remoting::body::consume_stats::ResetOffsetBody;
 use ringmq_remoting::body::consume_stats::{ConsumeStats, OffsetWrapper};
+use ringmq_remoting::body::consumer_list::GroupList;
+use ringmq_remoting::body::kv_table::KVTable;
 use ringmq_remoting::body::message_queue::MessageQueue;
 use ringmq_remoting::body::topic_stats::{TopicOffset, TopicStatsTable};
-use ringmq_remoting::body::consume_stats::ResetOffsetBody;
-use ringmq_remoting::body::consumer_list::GroupList;
 use ringmq_remoting::{GetConsumeStatsRequestHeader, RequestCode, ResetOffsetRequestHeader};
-use ringmq_remoting::body::kv_table::KVTable;
 use ringmq_remoting::{RemotingCommand, ResponseCode};
 
+use super::clients;
 use super::metadata::{perm, GroupConf, TopicConf};
 use super::register::topic_wrapper;
-use super::clients;
 use super::shard::BrokerShard;
 use super::topic_names;
 use crate::net::conn::reply;
@@ -31,7 +33,11 @@ fn success(req: &RemotingCommand) -> RemotingCommand {
 
 fn required<'a>(req: &'a RemotingCommand, name: &'static str) -> Result<&'a str, RemotingCommand> {
     req.ext_field(name).ok_or_else(|| {
-        reply(req, ResponseCode::SystemError, format!("missing required header field `{name}`"))
+        reply(
+            req,
+            ResponseCode::SystemError,
+            format!("missing required header field `{name}`"),
+        )
     })
 }
 
@@ -43,7 +49,11 @@ fn is_system(shard: &BrokerShard, topic: &str) -> bool {
 }
 
 /// UPDATE_AND_CREATE_TOPIC (17).
-pub async fn create_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn create_topic(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let h: ringmq_remoting::CreateTopicRequestHeader = match req.decode_header() {
         Ok(h) => h,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
@@ -79,9 +89,9 @@ pub async fn create_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
             })
             .await;
             Some(RemotingCommand::response_to(
-            &req,
-            ResponseCode::Success,
-            Some("not set any response code".into()),
+                &req,
+                ResponseCode::Success,
+                Some("not set any response code".into()),
             ))
         }
         Err(e) => Some(reply(&req, ResponseCode::SystemError, e)),
@@ -90,7 +100,11 @@ pub async fn create_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
 
 /// DELETE_TOPIC_IN_BROKER (215). The topic's consumer offsets go with it;
 /// its stored messages age out with retention.
-pub async fn delete_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn delete_topic(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let topic = match required(&req, "topic") {
         Ok(t) => t.to_string(),
         Err(r) => return Some(r),
@@ -111,19 +125,29 @@ pub async fn delete_topic(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
     for target in 0..shard.shards() {
         let t = topic.clone();
         shard
-            .on_owner(target, move |s| async move { s.offsets.borrow_mut().remove_topic(&t) })
+            .on_owner(target, move |s| async move {
+                s.offsets.borrow_mut().remove_topic(&t)
+            })
             .await;
     }
     Some(success(&req))
 }
 
 /// GET_ALL_TOPIC_CONFIG (21).
-pub async fn all_topic_config(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn all_topic_config(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     Some(success(&req).with_body(topic_wrapper(&shard, None).encode()))
 }
 
 /// UPDATE_AND_CREATE_SUBSCRIPTIONGROUP (200).
-pub async fn create_group(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn create_group(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let conf: GroupConf = match ringmq_remoting::body::fastjson::from_slice(&req.body) {
         Ok(c) => c,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
@@ -142,7 +166,11 @@ pub async fn create_group(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
 }
 
 /// GET_ALL_SUBSCRIPTIONGROUP_CONFIG (201).
-pub async fn all_group_config(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn all_group_config(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let t = shard.meta.groups();
     match serde_json::to_vec(&*t) {
         Ok(b) => Some(success(&req).with_body(b)),
@@ -151,7 +179,11 @@ pub async fn all_group_config(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: R
 }
 
 /// DELETE_SUBSCRIPTIONGROUP (207).
-pub async fn delete_group(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn delete_group(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let group = match required(&req, "groupName") {
         Ok(g) => g.to_string(),
         Err(r) => return Some(r),
@@ -159,11 +191,16 @@ pub async fn delete_group(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
     if let Err(e) = shard.meta.delete_group(&group) {
         return Some(reply(&req, ResponseCode::SystemError, e));
     }
-    if req.ext_field("removeOffset").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if req
+        .ext_field("removeOffset")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         for target in 0..shard.shards() {
             let g = group.clone();
             shard
-                .on_owner(target, move |s| async move { s.offsets.borrow_mut().remove_group(&g) })
+                .on_owner(target, move |s| async move {
+                    s.offsets.borrow_mut().remove_group(&g)
+                })
                 .await;
         }
     }
@@ -188,7 +225,11 @@ struct ShardRuntime {
 
 /// GET_BROKER_RUNTIME_INFO (28): a KVTable with the keys `mqadmin
 /// clusterList`/`brokerStatus` and the dashboard read.
-pub async fn runtime_info(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn runtime_info(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let mut all = Vec::new();
     for target in 0..shard.shards() {
         let r = shard
@@ -217,7 +258,9 @@ pub async fn runtime_info(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
     }
     let sum = |f: &dyn Fn(&ShardRuntime) -> u64| all.iter().map(f).sum::<u64>();
     let tps = |i: usize, get: bool| -> f64 {
-        all.iter().map(|r| if get { r.tps[i].1 } else { r.tps[i].0 }).sum()
+        all.iter()
+            .map(|r| if get { r.tps[i].1 } else { r.tps[i].0 })
+            .sum()
     };
     let three = |get: bool| format!("{:.2} {:.2} {:.2}", tps(0, get), tps(1, get), tps(2, get));
     let total = format!(
@@ -233,13 +276,28 @@ pub async fn runtime_info(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
     let puts = sum(&|r| r.puts);
     let gets = sum(&|r| r.gets);
     let entries = vec![
-        ("brokerVersion", ringmq_remoting::version::CURRENT_VERSION.to_string()),
+        (
+            "brokerVersion",
+            ringmq_remoting::version::CURRENT_VERSION.to_string(),
+        ),
         ("brokerVersionDesc", "V4_9_7".to_string()),
         ("bootTimestamp", shard.boot_ms.to_string()),
-        ("runtime", format!("[ {} seconds ]", (super::metadata::now_ms() - shard.boot_ms) / 1000)),
+        (
+            "runtime",
+            format!(
+                "[ {} seconds ]",
+                (super::metadata::now_ms() - shard.boot_ms) / 1000
+            ),
+        ),
         ("commitLogMinOffset", min.to_string()),
         ("commitLogMaxOffset", max.to_string()),
-        ("commitLogDirCapacity", format!("Total : {:.1} GiB, Free : {:.1} GiB.", disk_ratio.1, disk_ratio.2)),
+        (
+            "commitLogDirCapacity",
+            format!(
+                "Total : {:.1} GiB, Free : {:.1} GiB.",
+                disk_ratio.1, disk_ratio.2
+            ),
+        ),
         ("commitLogDiskRatio", format!("{:.2}", disk_ratio.0)),
         ("earliestMessageTimeStamp", earliest.to_string()),
         // Consume queues are written in the same step as the log.
@@ -283,12 +341,20 @@ fn disk_used_ratio(path: &std::path::Path) -> (f64, f64, f64) {
     let gib = (1u64 << 30) as f64;
     let total = st.f_blocks as f64 * st.f_frsize as f64;
     let free = st.f_bavail as f64 * st.f_frsize as f64;
-    (1.0 - st.f_bavail as f64 / st.f_blocks as f64, total / gib, free / gib)
+    (
+        1.0 - st.f_bavail as f64 / st.f_blocks as f64,
+        total / gib,
+        free / gib,
+    )
 }
 
 /// CHECK_CLIENT_CONFIG (46): TAG subscriptions pass; SQL92 needs the
 /// property filter (reference §3.3).
-pub async fn check_client_config(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn check_client_config(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let body: serde_json::Value = match ringmq_remoting::body::fastjson::from_slice(&req.body) {
         Ok(v) => v,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
@@ -313,18 +379,30 @@ pub async fn check_client_config(shard: Rc<BrokerShard>, _c: Rc<Connection>, req
         .unwrap_or("");
     match super::sql92::SqlFilter::compile(expr) {
         Ok(_) => Some(success(&req)),
-        Err(e) => Some(reply(&req, ResponseCode::SubscriptionParseFailed, e.to_string())),
+        Err(e) => Some(reply(
+            &req,
+            ResponseCode::SubscriptionParseFailed,
+            e.to_string(),
+        )),
     }
 }
 
 /// GET_TOPIC_STATS_INFO (202): min, max and last store time of every write queue.
-pub async fn topic_stats(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn topic_stats(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let topic = match required(&req, "topic") {
         Ok(t) => t.to_string(),
         Err(r) => return Some(r),
     };
     let Some(conf) = shard.meta.topic(&topic) else {
-        return Some(reply(&req, ResponseCode::TopicNotExist, format!("topic[{topic}] not exist")));
+        return Some(reply(
+            &req,
+            ResponseCode::TopicNotExist,
+            format!("topic[{topic}] not exist"),
+        ));
     };
     let mut table = TopicStatsTable::default();
     for qid in 0..conf.write_queue_nums {
@@ -349,7 +427,12 @@ async fn queue_span(shard: &Rc<BrokerShard>, key: QueueKey) -> (i64, i64, i64) {
         .on_owner(owner, move |s| async move {
             let (min, max) = (s.store.min_offset(&key).0, s.store.max_offset(&key).0);
             let last = if max > 0 {
-                s.store.store_time_at(&key, QueueOffset(max - 1)).await.ok().flatten().unwrap_or(0)
+                s.store
+                    .store_time_at(&key, QueueOffset(max - 1))
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0)
             } else {
                 0
             };
@@ -362,7 +445,11 @@ async fn queue_span(shard: &Rc<BrokerShard>, key: QueueKey) -> (i64, i64, i64) {
 /// GET_CONSUME_STATS (208): for each topic of the group and each read
 /// queue, the queue's max offset, the group's committed offset and the store
 /// time of the last consumed message.
-pub async fn consume_stats(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn consume_stats(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let h: GetConsumeStatsRequestHeader = match req.decode_header() {
         Ok(h) => h,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
@@ -457,12 +544,18 @@ fn wire_connection(ch: &clients::ClientChannel) -> WireConnection {
 }
 
 /// GET_CONSUMER_CONNECTION_LIST (203).
-pub async fn consumer_connections(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn consumer_connections(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let group = match required(&req, "consumerGroup") {
         Ok(g) => g.to_string(),
         Err(r) => return Some(r),
     };
-    let Some(g) = clients::consumer_group_snapshot(&shard, &group).await.filter(|g| !g.channels.is_empty())
+    let Some(g) = clients::consumer_group_snapshot(&shard, &group)
+        .await
+        .filter(|g| !g.channels.is_empty())
     else {
         return Some(reply(
             &req,
@@ -477,13 +570,20 @@ pub async fn consumer_connections(shard: Rc<BrokerShard>, _c: Rc<Connection>, re
         consume_from_where: Some(g.consume_from_where),
         consume_type: Some(g.consume_type),
         message_model: Some(g.message_model),
-        subscription_table: topics.into_iter().map(|(t, s)| (t.clone(), s.clone())).collect(),
+        subscription_table: topics
+            .into_iter()
+            .map(|(t, s)| (t.clone(), s.clone()))
+            .collect(),
     };
     Some(success(&req).with_body(body.encode()))
 }
 
 /// GET_PRODUCER_CONNECTION_LIST (204).
-pub async fn producer_connections(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn producer_connections(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let group = match required(&req, "producerGroup") {
         Ok(g) => g.to_string(),
         Err(r) => return Some(r),
@@ -505,7 +605,11 @@ pub async fn producer_connections(shard: Rc<BrokerShard>, _c: Rc<Connection>, re
 
 /// QUERY_TOPIC_CONSUME_BY_WHO (300): groups with offsets on the topic, and
 /// online groups subscribed to it.
-pub async fn consumed_by(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn consumed_by(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let topic = match required(&req, "topic") {
         Ok(t) => t.to_string(),
         Err(r) => return Some(r),
@@ -538,7 +642,11 @@ pub async fn consumed_by(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remoti
 /// offset where it is smaller unless forced, and tell every consumer of the
 /// group with RESET_CONSUMER_CLIENT_OFFSET (the consumers commit the new
 /// offsets themselves).
-pub async fn reset_offset(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Reply {
+pub async fn reset_offset(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
     let h: ResetOffsetRequestHeader = match req.decode_header() {
         Ok(h) => h,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
@@ -547,7 +655,10 @@ pub async fn reset_offset(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
         return Some(reply(
             &req,
             ResponseCode::SystemError,
-            format!("[reset-offset] reset offset failed, no topic in this broker. topic={}", h.topic),
+            format!(
+                "[reset-offset] reset offset failed, no topic in this broker. topic={}",
+                h.topic
+            ),
         ));
     };
     let mut table = Vec::new();
@@ -557,24 +668,38 @@ pub async fn reset_offset(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remot
         let owner = shard.owner_of(&h.topic, qid);
         let r = shard
             .on_owner(owner, move |s| async move {
-                let Some(current) = s.offsets.borrow().query(&group, &key.topic, key.queue_id) else {
+                let Some(current) = s.offsets.borrow().query(&group, &key.topic, key.queue_id)
+                else {
                     return Err(format!("THe consumer group <{group}> not exist"));
                 };
                 let by_time = if ts == -1 {
                     s.store.max_offset(&key).0 as i64
                 } else {
-                    s.store.offset_by_time(&key, ts).await.map_err(|e| e.to_string())?.0 as i64
+                    s.store
+                        .offset_by_time(&key, ts)
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .0 as i64
                 };
-                Ok(if force || by_time < current { by_time } else { current })
+                Ok(if force || by_time < current {
+                    by_time
+                } else {
+                    current
+                })
             })
             .await
             .unwrap_or_else(|| Err("shard unavailable".into()));
         match r {
-            Ok(o) => table.push((MessageQueue::new(h.topic.clone(), shard.cfg.broker_name.clone(), qid as i32), o)),
+            Ok(o) => table.push((
+                MessageQueue::new(h.topic.clone(), shard.cfg.broker_name.clone(), qid as i32),
+                o,
+            )),
             Err(e) => return Some(reply(&req, ResponseCode::SystemError, e)),
         }
     }
-    let body = ResetOffsetBody { offset_table: table };
+    let body = ResetOffsetBody {
+        offset_table: table,
+    };
     let members = clients::consumer_group_snapshot(&shard, &h.group)
         .await
         .map(|g| g.channels.keys().copied().collect::<Vec<_>>())

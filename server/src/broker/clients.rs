@@ -151,7 +151,11 @@ impl GroupRegistry {
 }
 
 /// HEART_BEAT (34).
-pub async fn heartbeat(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn heartbeat(
+    shard: Rc<BrokerShard>,
+    conn: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let hb = match HeartbeatData::decode(&req.body) {
         Ok(h) => h,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
@@ -173,12 +177,16 @@ pub async fn heartbeat(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: Remoti
         if gc.retry_queue_nums > 0 {
             let retry = format!("{}{}", topic_names::RETRY_PREFIX, data.group_name);
             if shard.meta.topic(&retry).is_none() {
-                shard
-                    .meta
-                    .create_system_topic(&retry, gc.retry_queue_nums, perm::READ | perm::WRITE, &shard.cfg);
+                shard.meta.create_system_topic(
+                    &retry,
+                    gc.retry_queue_nums,
+                    perm::READ | perm::WRITE,
+                    &shard.cfg,
+                );
             }
         }
-        let notify_enabled = shard.cfg.notify_consumer_ids_changed_enable && gc.notify_consumer_ids_changed_enable;
+        let notify_enabled =
+            shard.cfg.notify_consumer_ids_changed_enable && gc.notify_consumer_ids_changed_enable;
         let (ch, data) = (ch.clone(), data.clone());
         let owner = shard.group_owner(&data.group_name);
         shard
@@ -210,7 +218,11 @@ pub async fn heartbeat(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: Remoti
         // sure no group keeps it.
         connection_gone(&shard, conn.id).await;
     }
-    Some(RemotingCommand::response_to(&req, ResponseCode::Success, None))
+    Some(RemotingCommand::response_to(
+        &req,
+        ResponseCode::Success,
+        None,
+    ))
 }
 
 /// On the group's owner: publish its subscriptions and tell its members.
@@ -258,7 +270,8 @@ async fn publish_and_notify(s: &Rc<BrokerShard>, group: &str, notify: bool) {
                 if let Some(c) = c {
                     let mut ext = ExtFields::new();
                     ext.insert("consumerGroup", group);
-                    let mut cmd = RemotingCommand::new_request(RequestCode::NotifyConsumerIdsChanged, 0);
+                    let mut cmd =
+                        RemotingCommand::new_request(RequestCode::NotifyConsumerIdsChanged, 0);
                     cmd.ext_fields = Some(ext);
                     cmd.mark_oneway();
                     c.try_send(cmd);
@@ -269,7 +282,11 @@ async fn publish_and_notify(s: &Rc<BrokerShard>, group: &str, notify: bool) {
 }
 
 /// UNREGISTER_CLIENT (35).
-pub async fn unregister(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn unregister(
+    shard: Rc<BrokerShard>,
+    conn: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let ext = req.ext_fields.clone().unwrap_or_default();
     let id = conn.id;
     if let Some(group) = ext.get("producerGroup").map(String::from) {
@@ -288,7 +305,11 @@ pub async fn unregister(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: Remot
     }
     if let Some(group) = ext.get("consumerGroup").map(String::from) {
         let notify = shard.cfg.notify_consumer_ids_changed_enable
-            && shard.meta.group(&group).map(|g| g.notify_consumer_ids_changed_enable).unwrap_or(true);
+            && shard
+                .meta
+                .group(&group)
+                .map(|g| g.notify_consumer_ids_changed_enable)
+                .unwrap_or(true);
         let owner = shard.group_owner(&group);
         shard
             .on_owner(owner, move |s| async move {
@@ -323,7 +344,10 @@ pub async fn connection_gone(shard: &Rc<BrokerShard>, conn: ConnId) {
             let changed = s.groups.borrow_mut().drop_connection(conn);
             for group in changed {
                 let n = notify
-                    && s.meta.group(&group).map(|g| g.notify_consumer_ids_changed_enable).unwrap_or(true);
+                    && s.meta
+                        .group(&group)
+                        .map(|g| g.notify_consumer_ids_changed_enable)
+                        .unwrap_or(true);
                 publish_and_notify(&s, &group, n).await;
             }
         };
@@ -371,15 +395,26 @@ pub async fn scan_expired(shard: &Rc<BrokerShard>) {
 }
 
 /// GET_CONSUMER_LIST_BY_GROUP (38).
-pub async fn consumer_list(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn consumer_list(
+    shard: Rc<BrokerShard>,
+    _conn: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let Some(group) = req.ext_field("consumerGroup").map(String::from) else {
-        return Some(reply(&req, ResponseCode::SystemError, "missing required header field `consumerGroup`"));
+        return Some(reply(
+            &req,
+            ResponseCode::SystemError,
+            "missing required header field `consumerGroup`",
+        ));
     };
     let g = group.clone();
     let ids = shard
         .on_owner(shard.group_owner(&group), move |s| async move {
             s.groups.borrow().consumers.get(&g).map(|c| {
-                c.channels.values().map(|ch| ch.client_id.clone()).collect::<Vec<_>>()
+                c.channels
+                    .values()
+                    .map(|ch| ch.client_id.clone())
+                    .collect::<Vec<_>>()
             })
         })
         .await
@@ -387,14 +422,22 @@ pub async fn consumer_list(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: R
     Some(match ids {
         Some(ids) if !ids.is_empty() => {
             let body = serde_json::json!({ "consumerIdList": ids });
-            RemotingCommand::response_to(&req, ResponseCode::Success, None).with_body(body.to_string().into_bytes())
+            RemotingCommand::response_to(&req, ResponseCode::Success, None)
+                .with_body(body.to_string().into_bytes())
         }
-        _ => reply(&req, ResponseCode::SystemError, format!("no consumer for this group, {group}")),
+        _ => reply(
+            &req,
+            ResponseCode::SystemError,
+            format!("no consumer for this group, {group}"),
+        ),
     })
 }
 
 /// Snapshot of a consumer group for admin commands (runs on its owner).
-pub async fn consumer_group_snapshot(shard: &Rc<BrokerShard>, group: &str) -> Option<ConsumerGroupInfo> {
+pub async fn consumer_group_snapshot(
+    shard: &Rc<BrokerShard>,
+    group: &str,
+) -> Option<ConsumerGroupInfo> {
     let g = group.to_string();
     shard
         .on_owner(shard.group_owner(group), move |s| async move {
@@ -405,11 +448,18 @@ pub async fn consumer_group_snapshot(shard: &Rc<BrokerShard>, group: &str) -> Op
 }
 
 /// Snapshot of a producer group's connections.
-pub async fn producer_group_snapshot(shard: &Rc<BrokerShard>, group: &str) -> Option<Vec<ClientChannel>> {
+pub async fn producer_group_snapshot(
+    shard: &Rc<BrokerShard>,
+    group: &str,
+) -> Option<Vec<ClientChannel>> {
     let g = group.to_string();
     shard
         .on_owner(shard.group_owner(group), move |s| async move {
-            s.groups.borrow().producers.get(&g).map(|p| p.values().cloned().collect())
+            s.groups
+                .borrow()
+                .producers
+                .get(&g)
+                .map(|p| p.values().cloned().collect())
         })
         .await
         .flatten()

@@ -115,7 +115,8 @@ impl Default for BrokerConfig {
             transaction_check_interval_ms: 60_000,
             transaction_timeout_ms: 6_000,
             transaction_check_max: 15,
-            message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h".into(),
+            message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
+                .into(),
             shards: None,
             cpus: Vec::new(),
             tail_cache_mib: None,
@@ -246,7 +247,9 @@ pub fn local_ipv4() -> String {
             libc::freeifaddrs(list);
         }
     }
-    found.map(|ip| ip.to_string()).unwrap_or_else(|| "127.0.0.1".into())
+    found
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "127.0.0.1".into())
 }
 
 /// Java-properties lines as (key, value), in file order.

@@ -209,9 +209,17 @@ impl Metadata {
                 INHERIT | READ | WRITE,
             ));
         }
-        let cluster_perm = if cfg.cluster_topic_enable { INHERIT | READ | WRITE } else { INHERIT };
+        let cluster_perm = if cfg.cluster_topic_enable {
+            INHERIT | READ | WRITE
+        } else {
+            INHERIT
+        };
         sys.push(TopicConf::new(&cfg.broker_cluster_name, 16, cluster_perm));
-        let broker_perm = if cfg.broker_topic_enable { INHERIT | READ | WRITE } else { INHERIT };
+        let broker_perm = if cfg.broker_topic_enable {
+            INHERIT | READ | WRITE
+        } else {
+            INHERIT
+        };
         sys.push(TopicConf::new(&cfg.broker_name, 1, broker_perm));
         if cfg.trace_topic_enable {
             sys.push(TopicConf::new(&cfg.msg_trace_topic_name, 1, READ | WRITE));
@@ -221,13 +229,15 @@ impl Metadata {
         let mut changed = false;
         for tc in sys {
             if !t.topic_config_table.contains_key(&tc.topic_name) {
-                t.topic_config_table.insert(tc.topic_name.clone(), Arc::new(tc));
+                t.topic_config_table
+                    .insert(tc.topic_name.clone(), Arc::new(tc));
                 changed = true;
             }
         }
         if changed {
             t.data_version = t.data_version.next();
-            self.save_topics(&t).map_err(|e| format!("topics.json: {e}"))?;
+            self.save_topics(&t)
+                .map_err(|e| format!("topics.json: {e}"))?;
             self.topics.store(Arc::new(t));
         }
         Ok(())
@@ -266,7 +276,8 @@ impl Metadata {
             return Ok(false);
         }
         t.data_version = t.data_version.next();
-        self.save_topics(&t).map_err(|e| format!("cannot persist topics.json: {e}"))?;
+        self.save_topics(&t)
+            .map_err(|e| format!("cannot persist topics.json: {e}"))?;
         self.topics.store(Arc::new(t));
         Ok(true)
     }
@@ -310,7 +321,13 @@ impl Metadata {
     }
 
     /// Creates a topic the broker itself needs (`%RETRY%`, `%DLQ%`, ...).
-    pub fn create_system_topic(&self, topic: &str, queues: u32, perm: u32, _cfg: &BrokerConfig) -> Arc<TopicConf> {
+    pub fn create_system_topic(
+        &self,
+        topic: &str,
+        queues: u32,
+        perm: u32,
+        _cfg: &BrokerConfig,
+    ) -> Arc<TopicConf> {
         match self.insert_created(TopicConf::new(topic, queues, perm)) {
             TopicLookup::Found(t) => t,
             TopicLookup::Missing => Arc::new(TopicConf::new(topic, queues, perm)),
@@ -341,7 +358,9 @@ impl Metadata {
                 return TopicLookup::Missing;
             }
         }
-        created.map(TopicLookup::Found).unwrap_or(TopicLookup::Missing)
+        created
+            .map(TopicLookup::Found)
+            .unwrap_or(TopicLookup::Missing)
     }
 
     /// UPDATE_AND_CREATE_TOPIC: insert or replace. The receiver says when
@@ -363,7 +382,11 @@ impl Metadata {
     }
 
     pub fn group(&self, name: &str) -> Option<Arc<GroupConf>> {
-        self.groups.load().subscription_group_table.get(name).cloned()
+        self.groups
+            .load()
+            .subscription_group_table
+            .get(name)
+            .cloned()
     }
 
     pub fn groups(&self) -> Arc<GroupTable> {
@@ -406,7 +429,8 @@ impl Metadata {
             }
         }
         let c = Arc::new(conf);
-        t.subscription_group_table.insert(c.group_name.clone(), c.clone());
+        t.subscription_group_table
+            .insert(c.group_name.clone(), c.clone());
         t.data_version = t.data_version.next();
         self.save_groups(&t)
             .map_err(|e| format!("cannot persist subscriptionGroup.json: {e}"))?;
@@ -450,17 +474,25 @@ impl Metadata {
     }
 
     /// The subscription a push consumer registered for `topic` (§6.2 step 4).
-    pub fn consumer_subscription(&self, group: &str, topic: &str) -> Result<TopicSubscription, String> {
+    pub fn consumer_subscription(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> Result<TopicSubscription, String> {
         let all = self.consumers.load();
         let Some(g) = all.get(group) else {
-            return Err(format!("the consumer's group info not exist, group: {group}"));
+            return Err(format!(
+                "the consumer's group info not exist, group: {group}"
+            ));
         };
         match g.topics.get(topic) {
             Some(s) => Ok(TopicSubscription {
                 broadcast: g.broadcast,
                 ..s.clone()
             }),
-            None => Err(format!("the consumer's subscription not exist, group: {group}, topic: {topic}")),
+            None => Err(format!(
+                "the consumer's subscription not exist, group: {group}, topic: {topic}"
+            )),
         }
     }
 }

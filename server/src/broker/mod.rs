@@ -117,7 +117,12 @@ pub fn run(
     });
     let listen: SocketAddr = (cfg.listen_host.as_str(), cfg.listen_port)
         .to_socket_addrs()
-        .map_err(|e| format!("listen address {}:{}: {e}", cfg.listen_host, cfg.listen_port))?
+        .map_err(|e| {
+            format!(
+                "listen address {}:{}: {e}",
+                cfg.listen_host, cfg.listen_port
+            )
+        })?
         .next()
         .ok_or("no listen address")?;
     check_port_free(listen, "broker")?;
@@ -143,9 +148,19 @@ pub fn run(
     let failed = Arc::new(std::sync::Mutex::new(None::<String>));
     let failed2 = failed.clone();
     run_shards(shards, &cpus, move |i| {
-        let (cfg, meta, mesh, store_cfg) = (cfg.clone(), meta.clone(), mesh.clone(), store_cfg.clone());
-        let (inbox, kicks, listening) = (inboxes[i as usize].clone(), kicks.clone(), listening.clone());
-        let (stop, on_ready, config_dir, failed) = (stop.clone(), on_ready.clone(), config_dir.clone(), failed2.clone());
+        let (cfg, meta, mesh, store_cfg) =
+            (cfg.clone(), meta.clone(), mesh.clone(), store_cfg.clone());
+        let (inbox, kicks, listening) = (
+            inboxes[i as usize].clone(),
+            kicks.clone(),
+            listening.clone(),
+        );
+        let (stop, on_ready, config_dir, failed) = (
+            stop.clone(),
+            on_ready.clone(),
+            config_dir.clone(),
+            failed2.clone(),
+        );
         let delay_levels = Rc::new(delay_levels.clone());
         async move {
             let stop_all = stop.clone();
@@ -204,7 +219,9 @@ pub fn run(
                 Ok(l) => l,
                 Err(e) => return fail(format!("cannot listen on {listen}: {e}")),
             };
-            let svc = Rc::new(BrokerService { shard: shard.clone() });
+            let svc = Rc::new(BrokerService {
+                shard: shard.clone(),
+            });
             let acceptor = glommio::spawn_local(accept_loop(listener, svc, i));
             spawn_periodic(&shard, &stop);
             schedule::start(&shard, &stop);
@@ -277,7 +294,11 @@ fn spawn_periodic(shard: &Rc<BrokerShard>, stop: &Rc<Stop>) {
         while !st.is_set() {
             {
                 let mut v = s.samples.borrow_mut();
-                v.push_back((std::time::Instant::now(), s.msgs_put.get(), s.msgs_got.get()));
+                v.push_back((
+                    std::time::Instant::now(),
+                    s.msgs_put.get(),
+                    s.msgs_got.get(),
+                ));
                 while v.len() > 61 {
                     v.pop_front();
                 }

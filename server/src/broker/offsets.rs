@@ -34,8 +34,8 @@ impl OffsetTable {
         let path = config_dir.join(format!("consumerOffset-{shard}.json"));
         let table = match std::fs::read(&path) {
             Ok(b) => {
-                let f: OffsetFile = serde_json::from_slice(&b)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let f: OffsetFile =
+                    serde_json::from_slice(&b).map_err(|e| format!("{}: {e}", path.display()))?;
                 f.offset_table
                     .into_iter()
                     .map(|(k, v)| (k, v.into_iter().collect()))
@@ -44,7 +44,11 @@ impl OffsetTable {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
-        Ok(OffsetTable { table, path, dirty: false })
+        Ok(OffsetTable {
+            table,
+            path,
+            dirty: false,
+        })
     }
 
     pub fn commit(&mut self, group: &str, topic: &str, queue_id: u32, offset: i64) {
@@ -61,7 +65,10 @@ impl OffsetTable {
 
     /// Offsets of one group on one topic (queue id → offset).
     pub fn of(&self, group: &str, topic: &str) -> HashMap<u32, i64> {
-        self.table.get(&key(group, topic)).cloned().unwrap_or_default()
+        self.table
+            .get(&key(group, topic))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Every (topic, group) pair with offsets here.

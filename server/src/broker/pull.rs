@@ -74,7 +74,10 @@ async fn pull(shard: &Rc<BrokerShard>, req: &RemotingCommand) -> RemotingCommand
         return reply(
             req,
             ResponseCode::NoPermission,
-            format!("the broker[{}] pulling message is forbidden", cfg.broker_ip1),
+            format!(
+                "the broker[{}] pulling message is forbidden",
+                cfg.broker_ip1
+            ),
         );
     }
     let Some(group) = shard.meta.group_or_create(&h.consumer_group, cfg) else {
@@ -144,7 +147,10 @@ async fn pull(shard: &Rc<BrokerShard>, req: &RemotingCommand) -> RemotingCommand
             TagFilter::parse(h.subscription.as_deref().unwrap_or("*"))
         }
     } else {
-        match shard.meta.consumer_subscription(&h.consumer_group, &h.topic) {
+        match shard
+            .meta
+            .consumer_subscription(&h.consumer_group, &h.topic)
+        {
             Err(remark) => return reply(req, ResponseCode::SubscriptionNotExist, remark),
             Ok(sub) => {
                 if sub.broadcast && !group.consume_broadcast_enable {
@@ -249,7 +255,10 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
     }
     if job.offset < 0 {
         // Apache hands the offset to the store as is: below the min (§6.2).
-        let (min, max) = (s.store.min_offset(&job.key).0 as i64, s.store.max_offset(&job.key).0 as i64);
+        let (min, max) = (
+            s.store.min_offset(&job.key).0 as i64,
+            s.store.max_offset(&job.key).0 as i64,
+        );
         let (status, next) = if max == 0 {
             (GetStatus::NoMessageInQueue, 0)
         } else {
@@ -333,7 +342,11 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
             next: r.next_begin_offset.0 as i64,
             min: r.min_offset.0 as i64,
             max: r.max_offset.0 as i64,
-            body: if code == ResponseCode::Success { body.freeze() } else { Bytes::new() },
+            body: if code == ResponseCode::Success {
+                body.freeze()
+            } else {
+                Bytes::new()
+            },
             error: None,
         };
     }

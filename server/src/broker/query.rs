@@ -19,7 +19,11 @@ use crate::net::Connection;
 const DEFAULT_QUERY_MAX_NUM: usize = 32;
 
 /// QUERY_MESSAGE (12).
-pub async fn query_message(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn query_message(
+    shard: Rc<BrokerShard>,
+    _conn: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let h: QueryMessageRequestHeader = match req.decode_header() {
         Ok(h) => h,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
@@ -28,7 +32,11 @@ pub async fn query_message(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: R
         .ext_field("_UNIQUE_KEY_QUERY")
         .map(|v| v.eq_ignore_ascii_case("true"))
         .unwrap_or(false);
-    let max = if unique { DEFAULT_QUERY_MAX_NUM } else { h.max_num.max(1) as usize };
+    let max = if unique {
+        DEFAULT_QUERY_MAX_NUM
+    } else {
+        h.max_num.max(1) as usize
+    };
     let mut records = Vec::new();
     for target in 0..shard.shards() {
         let (topic, key) = (h.topic.clone(), h.key.clone());
@@ -70,7 +78,11 @@ pub async fn query_message(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: R
 
 /// VIEW_MESSAGE_BY_ID (33): `offset` is a commit-log offset from an offset
 /// msgId; its shard is in the high bits.
-pub async fn view_message(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn view_message(
+    shard: Rc<BrokerShard>,
+    _conn: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let h: ViewMessageRequestHeader = match req.decode_header() {
         Ok(h) => h,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
@@ -91,7 +103,9 @@ pub async fn view_message(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: Re
         return Some(not_found());
     }
     let rec = shard
-        .on_owner(target, move |s| async move { s.store.read_record(pos).await.ok() })
+        .on_owner(target, move |s| async move {
+            s.store.read_record(pos).await.ok()
+        })
         .await
         .flatten();
     Some(match rec {

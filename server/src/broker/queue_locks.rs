@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use ringmq_remoting::body::lock_batch::{LockBatchRequestBody, LockBatchResponseBody, UnlockBatchRequestBody};
+use ringmq_remoting::body::lock_batch::{
+    LockBatchRequestBody, LockBatchResponseBody, UnlockBatchRequestBody,
+};
 use ringmq_remoting::body::message_queue::MessageQueue;
 use ringmq_remoting::{RemotingCommand, ResponseCode};
 
@@ -34,7 +36,13 @@ pub struct LockTable {
 
 impl LockTable {
     /// Locks what is free, expired or already ours; returns what we hold.
-    pub fn lock(&mut self, group: &str, client: &str, mqs: Vec<MessageQueue>, now: Instant) -> Vec<MessageQueue> {
+    pub fn lock(
+        &mut self,
+        group: &str,
+        client: &str,
+        mqs: Vec<MessageQueue>,
+        now: Instant,
+    ) -> Vec<MessageQueue> {
         let table = self.groups.entry(group.to_string()).or_default();
         let mut held = Vec::new();
         for mq in mqs {
@@ -72,7 +80,11 @@ impl LockTable {
 }
 
 /// LOCK_BATCH_MQ (41).
-pub async fn lock_batch(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn lock_batch(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let body = match LockBatchRequestBody::decode(&req.body) {
         Ok(b) => b,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
@@ -80,21 +92,33 @@ pub async fn lock_batch(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remotin
     let owner = shard.group_owner(&body.consumer_group);
     let held = shard
         .on_owner(owner, move |s| async move {
-            s.locks
-                .borrow_mut()
-                .lock(&body.consumer_group, &body.client_id, body.mq_set, Instant::now())
+            s.locks.borrow_mut().lock(
+                &body.consumer_group,
+                &body.client_id,
+                body.mq_set,
+                Instant::now(),
+            )
         })
         .await
         .unwrap_or_default();
-    let resp = LockBatchResponseBody { lock_ok_mq_set: held };
+    let resp = LockBatchResponseBody {
+        lock_ok_mq_set: held,
+    };
     Some(RemotingCommand::response_to(&req, ResponseCode::Success, None).with_body(resp.encode()))
 }
 
 /// UNLOCK_BATCH_MQ (42), often sent oneway.
-pub async fn unlock_batch(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn unlock_batch(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let body = match UnlockBatchRequestBody::decode(&req.body) {
         Ok(b) => b,
-        Err(e) => return (!req.is_oneway()).then(|| reply(&req, ResponseCode::SystemError, e.to_string())),
+        Err(e) => {
+            return (!req.is_oneway())
+                .then(|| reply(&req, ResponseCode::SystemError, e.to_string()))
+        }
     };
     let owner = shard.group_owner(&body.consumer_group);
     shard
@@ -119,7 +143,10 @@ mod tests {
     fn locks_are_exclusive_until_they_expire() {
         let mut t = LockTable::default();
         let now = Instant::now();
-        assert_eq!(t.lock("g", "c1", vec![mq(0), mq(1)], now), vec![mq(0), mq(1)]);
+        assert_eq!(
+            t.lock("g", "c1", vec![mq(0), mq(1)], now),
+            vec![mq(0), mq(1)]
+        );
         // Another client gets only what is free.
         assert_eq!(t.lock("g", "c2", vec![mq(1), mq(2)], now), vec![mq(2)]);
         // The holder renews.

@@ -6,11 +6,11 @@ use std::rc::Rc;
 
 use ringmq_engine::{QueueKey, QueueOffset};
 use ringmq_remoting::{
-    CommandCustomHeader, GetEarliestMsgStoretimeRequestHeader, GetEarliestMsgStoretimeResponseHeader,
-    GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader, GetMinOffsetRequestHeader,
-    GetMinOffsetResponseHeader, QueryConsumerOffsetRequestHeader, QueryConsumerOffsetResponseHeader,
-    RemotingCommand, ResponseCode, SearchOffsetRequestHeader, SearchOffsetResponseHeader,
-    UpdateConsumerOffsetRequestHeader,
+    CommandCustomHeader, GetEarliestMsgStoretimeRequestHeader,
+    GetEarliestMsgStoretimeResponseHeader, GetMaxOffsetRequestHeader, GetMaxOffsetResponseHeader,
+    GetMinOffsetRequestHeader, GetMinOffsetResponseHeader, QueryConsumerOffsetRequestHeader,
+    QueryConsumerOffsetResponseHeader, RemotingCommand, ResponseCode, SearchOffsetRequestHeader,
+    SearchOffsetResponseHeader, UpdateConsumerOffsetRequestHeader,
 };
 
 use super::shard::BrokerShard;
@@ -100,7 +100,11 @@ pub async fn query_consumer_offset(
 }
 
 /// GET_MAX_OFFSET (30): the next offset to be written; 0 for no queue.
-pub async fn max_offset(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn max_offset(
+    shard: Rc<BrokerShard>,
+    _conn: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let h: GetMaxOffsetRequestHeader = match header(&req) {
         Ok(h) => h,
         Err(r) => return Some(r),
@@ -108,14 +112,21 @@ pub async fn max_offset(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: Remo
     let key = QueueKey::new(h.topic.clone(), queue_id(h.queue_id));
     let owner = shard.owner_of(&key.topic, key.queue_id);
     let off = shard
-        .on_owner(owner, move |s| async move { s.store.max_offset(&key).0 as i64 })
+        .on_owner(
+            owner,
+            move |s| async move { s.store.max_offset(&key).0 as i64 },
+        )
         .await
         .unwrap_or(0);
     Some(ok_with(&req, &GetMaxOffsetResponseHeader { offset: off }))
 }
 
 /// GET_MIN_OFFSET (31).
-pub async fn min_offset(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn min_offset(
+    shard: Rc<BrokerShard>,
+    _conn: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let h: GetMinOffsetRequestHeader = match header(&req) {
         Ok(h) => h,
         Err(r) => return Some(r),
@@ -123,7 +134,10 @@ pub async fn min_offset(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: Remo
     let key = QueueKey::new(h.topic.clone(), queue_id(h.queue_id));
     let owner = shard.owner_of(&key.topic, key.queue_id);
     let off = shard
-        .on_owner(owner, move |s| async move { s.store.min_offset(&key).0 as i64 })
+        .on_owner(
+            owner,
+            move |s| async move { s.store.min_offset(&key).0 as i64 },
+        )
         .await
         .unwrap_or(0);
     Some(ok_with(&req, &GetMinOffsetResponseHeader { offset: off }))
@@ -143,18 +157,28 @@ pub async fn earliest_store_time(
     let owner = shard.owner_of(&key.topic, key.queue_id);
     let ts = shard
         .on_owner(owner, move |s| async move {
-            s.store.earliest_store_time(&key).await.map_err(|e| e.to_string())
+            s.store
+                .earliest_store_time(&key)
+                .await
+                .map_err(|e| e.to_string())
         })
         .await;
     Some(match ts {
-        Some(Ok(t)) => ok_with(&req, &GetEarliestMsgStoretimeResponseHeader { timestamp: t }),
+        Some(Ok(t)) => ok_with(
+            &req,
+            &GetEarliestMsgStoretimeResponseHeader { timestamp: t },
+        ),
         Some(Err(e)) => reply(&req, ResponseCode::SystemError, e),
         None => reply(&req, ResponseCode::SystemError, "shard unavailable"),
     })
 }
 
 /// SEARCH_OFFSET_BY_TIMESTAMP (29): Apache 4.9.7's nearest-neighbour search.
-pub async fn search_offset(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn search_offset(
+    shard: Rc<BrokerShard>,
+    _conn: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let h: SearchOffsetRequestHeader = match header(&req) {
         Ok(h) => h,
         Err(r) => return Some(r),
@@ -164,7 +188,10 @@ pub async fn search_offset(shard: Rc<BrokerShard>, _conn: Rc<Connection>, req: R
     let ts = h.timestamp;
     let off = shard
         .on_owner(owner, move |s| async move {
-            s.store.offset_by_time(&key, ts).await.map_err(|e| e.to_string())
+            s.store
+                .offset_by_time(&key, ts)
+                .await
+                .map_err(|e| e.to_string())
         })
         .await;
     Some(match off {

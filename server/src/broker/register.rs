@@ -10,7 +10,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ringmq_remoting::body::register_broker_body::RegisterBrokerBody;
-use ringmq_remoting::body::topic_config::{DataVersion, TopicConfig, TopicConfigSerializeWrapper, TopicFilterType};
+use ringmq_remoting::body::topic_config::{
+    DataVersion, TopicConfig, TopicConfigSerializeWrapper, TopicFilterType,
+};
 use ringmq_remoting::{RegisterBrokerRequestHeader, RemotingCommand, RequestCode, ResponseCode};
 
 use super::metadata::{RegisterKick, TopicConf};
@@ -93,7 +95,11 @@ impl Registrar {
         // every topic, as Apache does, so clients route around it.
         let rw = super::metadata::perm::READ | super::metadata::perm::WRITE;
         if cfg.broker_permission & rw != rw {
-            let names: Vec<String> = wrapper.topic_config_table.iter().map(|(n, _)| n.to_string()).collect();
+            let names: Vec<String> = wrapper
+                .topic_config_table
+                .iter()
+                .map(|(n, _)| n.to_string())
+                .collect();
             for n in names {
                 if let Some(mut t) = wrapper.topic_config_table.get(&n).cloned() {
                     t.perm = cfg.broker_permission as i32;
@@ -141,7 +147,9 @@ impl Registrar {
             }
             match link.invoke(req, REGISTER_TIMEOUT).await {
                 Some(r) if r.code == ResponseCode::Success.to_i32() => ok += 1,
-                Some(r) => tracing::warn!(namesrv = %addr, code = r.code, remark = ?r.remark, "registration refused"),
+                Some(r) => {
+                    tracing::warn!(namesrv = %addr, code = r.code, remark = ?r.remark, "registration refused")
+                }
                 None => {
                     tracing::warn!(namesrv = %addr, "registration got no answer");
                     link.close();
@@ -192,13 +200,10 @@ pub async fn run(
                 glommio::timer::sleep(period).await;
                 Some(None)
             },
-            futures_lite::future::or(
-                async { kicks.recv_async().await.ok().map(Some) },
-                async {
-                    stop.wait().await;
-                    None
-                },
-            ),
+            futures_lite::future::or(async { kicks.recv_async().await.ok().map(Some) }, async {
+                stop.wait().await;
+                None
+            }),
         )
         .await;
         match kick {

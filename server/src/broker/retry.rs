@@ -20,7 +20,11 @@ use crate::net::Connection;
 /// Clients older than this send no `maxReconsumeTimes` (Apache V3_4_9).
 const V3_4_9: i32 = 73;
 
-pub async fn send_back(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn send_back(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let h: ConsumerSendMsgBackRequestHeader = match req.decode_header() {
         Ok(h) => h,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
@@ -30,24 +34,36 @@ pub async fn send_back(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remoting
         return Some(reply(
             &req,
             ResponseCode::SubscriptionGroupNotExist,
-            format!("subscription group not exist, {} http://rocketmq.apache.org/docs/faq/", h.group),
+            format!(
+                "subscription group not exist, {} http://rocketmq.apache.org/docs/faq/",
+                h.group
+            ),
         ));
     };
     if cfg.broker_permission & perm::WRITE == 0 {
         return Some(reply(
             &req,
             ResponseCode::NoPermission,
-            format!("the broker[{}] sending message is forbidden", cfg.broker_ip1),
+            format!(
+                "the broker[{}] sending message is forbidden",
+                cfg.broker_ip1
+            ),
         ));
     }
     if group.retry_queue_nums == 0 {
-        return Some(RemotingCommand::response_to(&req, ResponseCode::Success, None));
+        return Some(RemotingCommand::response_to(
+            &req,
+            ResponseCode::Success,
+            None,
+        ));
     }
     // The original record, on the shard its offset names.
     let pos = LogOffset(h.offset.max(0) as u64);
     let rec = if h.offset >= 0 && pos.shard() < shard.shards() {
         shard
-            .on_owner(pos.shard(), move |s| async move { s.store.read_record(pos).await.ok() })
+            .on_owner(pos.shard(), move |s| async move {
+                s.store.read_record(pos).await.ok()
+            })
             .await
             .flatten()
     } else {
@@ -61,7 +77,11 @@ pub async fn send_back(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remoting
         ));
     };
     let Ok(v) = record::decode(&rec, false) else {
-        return Some(reply(&req, ResponseCode::SystemError, format!("look message by offset failed, {}", h.offset)));
+        return Some(reply(
+            &req,
+            ResponseCode::SystemError,
+            format!("look message by offset failed, {}", h.offset),
+        ));
     };
     let mut props = MessageProperties::parse(v.properties);
     if props.get(property::RETRY_TOPIC).is_none() {
@@ -74,15 +94,24 @@ pub async fn send_back(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remoting
     let to_dlq = v.reconsume_times >= max || h.delay_level < 0;
     let (topic, queue_id) = if to_dlq {
         let dlq = format!("{DLQ_PREFIX}{}", h.group);
-        shard.meta.create_system_topic(&dlq, 1, perm::READ | perm::WRITE, &cfg);
+        shard
+            .meta
+            .create_system_topic(&dlq, 1, perm::READ | perm::WRITE, &cfg);
         props.remove(property::DELAY);
         (dlq, 0)
     } else {
         let retry = format!("{RETRY_PREFIX}{}", h.group);
-        let t = shard
-            .meta
-            .create_system_topic(&retry, group.retry_queue_nums, perm::READ | perm::WRITE, &cfg);
-        let level = if h.delay_level == 0 { 3 + v.reconsume_times } else { h.delay_level };
+        let t = shard.meta.create_system_topic(
+            &retry,
+            group.retry_queue_nums,
+            perm::READ | perm::WRITE,
+            &cfg,
+        );
+        let level = if h.delay_level == 0 {
+            3 + v.reconsume_times
+        } else {
+            h.delay_level
+        };
         props.insert(property::DELAY, level.to_string());
         (retry, rand::random_range(0..t.write_queue_nums.max(1)))
     };
@@ -112,7 +141,9 @@ pub async fn send_back(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: Remoting
     m.properties = props.encode();
     let owner = shard.owner_of(&m.topic, m.queue_id);
     let put = shard
-        .on_owner(owner, move |s| async move { s.store.append(&[m]).await.map(|_| ()) })
+        .on_owner(owner, move |s| async move {
+            s.store.append(&[m]).await.map(|_| ())
+        })
         .await;
     Some(match put {
         Some(Ok(())) => RemotingCommand::response_to(&req, ResponseCode::Success, None),

@@ -28,15 +28,19 @@ pub fn parse_levels(spec: &str) -> Result<Vec<Duration>, String> {
     spec.split_whitespace()
         .map(|item| {
             let (num, unit) = item.split_at(item.len().saturating_sub(1));
-            let n: u64 = num
-                .parse()
-                .map_err(|_| format!("messageDelayLevel item {item:?}: expected e.g. 10s, 1m, 2h, 1d"))?;
+            let n: u64 = num.parse().map_err(|_| {
+                format!("messageDelayLevel item {item:?}: expected e.g. 10s, 1m, 2h, 1d")
+            })?;
             let secs = match unit {
                 "s" => n,
                 "m" => n * 60,
                 "h" => n * 3600,
                 "d" => n * 86_400,
-                _ => return Err(format!("messageDelayLevel item {item:?}: unit must be s, m, h or d")),
+                _ => {
+                    return Err(format!(
+                        "messageDelayLevel item {item:?}: unit must be s, m, h or d"
+                    ))
+                }
             };
             Ok(Duration::from_secs(secs))
         })
@@ -46,11 +50,15 @@ pub fn parse_levels(spec: &str) -> Result<Vec<Duration>, String> {
 /// Rewrites a message with a delay level into the schedule topic: returns
 /// false (and changes nothing) when it is not delayed.
 pub fn divert(m: &mut MessageInput, props: &mut MessageProperties, levels: usize) -> bool {
-    let Some(level) = props.get(property::DELAY).and_then(|v| v.trim().parse::<i64>().ok()) else {
+    let Some(level) = props
+        .get(property::DELAY)
+        .and_then(|v| v.trim().parse::<i64>().ok())
+    else {
         return false;
     };
     let tx = m.sys_flag & ringmq_remoting::message::MessageSysFlag::TRANSACTION_ROLLBACK_TYPE;
-    let committed_or_plain = tx == 0 || tx == ringmq_remoting::message::MessageSysFlag::TRANSACTION_COMMIT_TYPE;
+    let committed_or_plain =
+        tx == 0 || tx == ringmq_remoting::message::MessageSysFlag::TRANSACTION_COMMIT_TYPE;
     if level <= 0 || levels == 0 || !committed_or_plain {
         return false;
     }
@@ -80,13 +88,19 @@ impl DelayOffsets {
     pub fn load(config_dir: &Path, shard: u16) -> Result<DelayOffsets, String> {
         let path = config_dir.join(format!("delayOffset-{shard}.json"));
         let table = match std::fs::read(&path) {
-            Ok(b) => serde_json::from_slice::<DelayFile>(&b)
-                .map_err(|e| format!("{}: {e}", path.display()))?
-                .offset_table,
+            Ok(b) => {
+                serde_json::from_slice::<DelayFile>(&b)
+                    .map_err(|e| format!("{}: {e}", path.display()))?
+                    .offset_table
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
-        Ok(DelayOffsets { table, path, dirty: false })
+        Ok(DelayOffsets {
+            table,
+            path,
+            dirty: false,
+        })
     }
 
     fn get(&self, level: u32) -> i64 {
@@ -141,7 +155,13 @@ async fn deliver_level(s: Rc<BrokerShard>, stop: Rc<super::Stop>, qid: u32, dela
         let arrival = arrivals.wait();
         let step = match s
             .store
-            .get_messages(&key, QueueOffset(offset.max(0) as u64), 32, 1 << 20, &|_| true)
+            .get_messages(
+                &key,
+                QueueOffset(offset.max(0) as u64),
+                32,
+                1 << 20,
+                &|_| true,
+            )
             .await
         {
             Err(e) => {
@@ -175,12 +195,20 @@ async fn deliver_level(s: Rc<BrokerShard>, stop: Rc<super::Stop>, qid: u32, dela
 
 /// Re-puts every due message at the head of `messages`; stops at the first
 /// one not yet due or not re-put.
-async fn deliver_due(s: &Rc<BrokerShard>, messages: &[bytes::Bytes], offsets: &[QueueOffset], delay_ms: i64) -> Step {
+async fn deliver_due(
+    s: &Rc<BrokerShard>,
+    messages: &[bytes::Bytes],
+    offsets: &[QueueOffset],
+    delay_ms: i64,
+) -> Step {
     let mut done: Option<i64> = None;
     for (rec, off) in messages.iter().zip(offsets) {
         let Ok(v) = record::decode(rec, false) else {
             // A record that does not decode cannot be delivered; skip it.
-            tracing::error!(offset = off.0, "undecodable record in the schedule queue skipped");
+            tracing::error!(
+                offset = off.0,
+                "undecodable record in the schedule queue skipped"
+            );
             done = Some(off.0 as i64 + 1);
             continue;
         };
@@ -189,15 +217,22 @@ async fn deliver_due(s: &Rc<BrokerShard>, messages: &[bytes::Bytes], offsets: &[
         if due > now {
             return match done {
                 Some(n) => Step::Advance(n),
-                None => Step::Wait(Duration::from_millis((due - now) as u64).min(Duration::from_secs(1))),
+                None => Step::Wait(
+                    Duration::from_millis((due - now) as u64).min(Duration::from_secs(1)),
+                ),
             };
         }
         let props = MessageProperties::parse(v.properties);
         let (Some(topic), Some(qid)) = (
             props.get(property::REAL_TOPIC).map(String::from),
-            props.get(property::REAL_QUEUE_ID).and_then(|q| q.parse::<u32>().ok()),
+            props
+                .get(property::REAL_QUEUE_ID)
+                .and_then(|q| q.parse::<u32>().ok()),
         ) else {
-            tracing::error!(offset = off.0, "scheduled message without REAL_TOPIC/REAL_QID skipped");
+            tracing::error!(
+                offset = off.0,
+                "scheduled message without REAL_TOPIC/REAL_QID skipped"
+            );
             done = Some(off.0 as i64 + 1);
             continue;
         };
@@ -216,7 +251,9 @@ async fn deliver_due(s: &Rc<BrokerShard>, messages: &[bytes::Bytes], offsets: &[
         };
         let owner = s.owner_of(&topic, qid);
         let put = s
-            .on_owner(owner, move |o| async move { o.store.append(&[input]).await.map(|_| ()) })
+            .on_owner(owner, move |o| async move {
+                o.store.append(&[input]).await.map(|_| ())
+            })
             .await;
         match put {
             Some(Ok(())) => done = Some(off.0 as i64 + 1),
@@ -247,7 +284,10 @@ mod tests {
         assert_eq!(l[0], Duration::from_secs(1));
         assert_eq!(l[4], Duration::from_secs(60));
         assert_eq!(l[17], Duration::from_secs(7200));
-        assert_eq!(parse_levels("1d").unwrap(), vec![Duration::from_secs(86_400)]);
+        assert_eq!(
+            parse_levels("1d").unwrap(),
+            vec![Duration::from_secs(86_400)]
+        );
         assert!(parse_levels("10x").is_err());
         assert!(parse_levels("s").is_err());
     }

@@ -16,13 +16,13 @@ use ringmq_remoting::{
     SendMessageResponseHeader, EXT_MSG_REGION, EXT_TRACE_ON,
 };
 
+use super::metadata;
 use super::metadata::{perm, TopicLookup};
 use super::schedule;
-use super::timer;
-use super::metadata;
-use super::transaction;
 use super::shard::BrokerShard;
+use super::timer;
 use super::topic_names;
+use super::transaction;
 use crate::net::conn::reply;
 use crate::net::Connection;
 
@@ -37,7 +37,11 @@ pub async fn handle(
     (!oneway).then_some(resp)
 }
 
-async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand) -> RemotingCommand {
+async fn send(
+    shard: &Rc<BrokerShard>,
+    conn: &Connection,
+    req: &RemotingCommand,
+) -> RemotingCommand {
     let h = match SendMessageRequestHeader::from_command(req) {
         Ok(h) => h,
         Err(e) => return reply(req, ResponseCode::SystemError, e.to_string()),
@@ -59,7 +63,11 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
     let topic = match shard.meta.topic(&h.topic) {
         Some(t) => t,
         None => {
-            let queues = if retry { 1 } else { h.default_topic_queue_nums.max(1) as u32 };
+            let queues = if retry {
+                1
+            } else {
+                h.default_topic_queue_nums.max(1) as u32
+            };
             match shard
                 .meta
                 .create_topic_in_send(&h.topic, &h.default_topic, queues, &shard.cfg)
@@ -84,7 +92,10 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
         return reply(
             req,
             ResponseCode::NoPermission,
-            format!("the broker[{}] sending message is forbidden", shard.cfg.broker_ip1),
+            format!(
+                "the broker[{}] sending message is forbidden",
+                shard.cfg.broker_ip1
+            ),
         );
     }
     let queue_nums = topic.write_queue_nums.max(topic.read_queue_nums) as i32;
@@ -118,7 +129,9 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
         let max = h.max_reconsume_times.unwrap_or(gc.retry_max_times);
         if h.reconsume_times.unwrap_or(0) >= max {
             let dlq = format!("{}{group}", topic_names::DLQ_PREFIX);
-            shard.meta.create_system_topic(&dlq, 1, perm::READ | perm::WRITE, &shard.cfg);
+            shard
+                .meta
+                .create_system_topic(&dlq, 1, perm::READ | perm::WRITE, &shard.cfg);
             topic_name = dlq;
             queue_id = 0;
         }
@@ -132,7 +145,11 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
         return reply(
             req,
             ResponseCode::MessageIllegal,
-            format!("the message properties length is {}, over max value {}", header_props.len(), i16::MAX),
+            format!(
+                "the message properties length is {}, over max value {}",
+                header_props.len(),
+                i16::MAX
+            ),
         );
     }
     let base = MessageInput {
@@ -153,7 +170,13 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
         let items = match msg::decode_batch(&req.body) {
             Ok(items) if !items.is_empty() => items,
             Ok(_) => return reply(req, ResponseCode::MessageIllegal, "empty batch"),
-            Err(e) => return reply(req, ResponseCode::MessageIllegal, format!("bad batch body: {e}")),
+            Err(e) => {
+                return reply(
+                    req,
+                    ResponseCode::MessageIllegal,
+                    format!("bad batch body: {e}"),
+                )
+            }
         };
         // Each item keeps its own properties; the batch header's (plus
         // CLUSTER) are appended, as Apache stores them (§5.7).
@@ -227,7 +250,11 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
             return reply(
                 req,
                 ResponseCode::MessageIllegal,
-                format!("the message properties length is {}, over max value {}", m.properties.len(), i16::MAX),
+                format!(
+                    "the message properties length is {}, over max value {}",
+                    m.properties.len(),
+                    i16::MAX
+                ),
             );
         }
     }
@@ -269,7 +296,10 @@ async fn send(shard: &Rc<BrokerShard>, conn: &Connection, req: &RemotingCommand)
     });
     let ext = resp.ext_fields_mut();
     ext.insert(EXT_MSG_REGION, shard.cfg.region_id.clone());
-    ext.insert(EXT_TRACE_ON, if shard.cfg.trace_on { "true" } else { "false" });
+    ext.insert(
+        EXT_TRACE_ON,
+        if shard.cfg.trace_on { "true" } else { "false" },
+    );
     resp
 }
 
@@ -284,7 +314,9 @@ fn too_big(req: &RemotingCommand, max: usize) -> RemotingCommand {
 /// Maps a store refusal to Apache's send result codes (§7.4).
 pub fn store_error(req: &RemotingCommand, e: &StoreError) -> RemotingCommand {
     let code = match e {
-        StoreError::MessageIllegal(_) | StoreError::PropertiesTooLong { .. } => ResponseCode::MessageIllegal,
+        StoreError::MessageIllegal(_) | StoreError::PropertiesTooLong { .. } => {
+            ResponseCode::MessageIllegal
+        }
         StoreError::DiskFull { .. } | StoreError::Poisoned { .. } | StoreError::ShuttingDown => {
             ResponseCode::ServiceNotAvailable
         }

@@ -35,7 +35,11 @@ impl Service for BrokerService {
     }
 }
 
-async fn dispatch(shard: Rc<BrokerShard>, conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+async fn dispatch(
+    shard: Rc<BrokerShard>,
+    conn: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     use RequestCode as C;
     let (s, c) = (shard, conn);
     match req.request_code() {

@@ -118,7 +118,10 @@ impl BrokerShard {
     /// not keep one each.
     pub fn release_hold(&self, key: &QueueKey) {
         let mut holds = self.holds.borrow_mut();
-        if holds.get(key).is_some_and(|b| b.waiters() == 0 && Rc::strong_count(b) == 1) {
+        if holds
+            .get(key)
+            .is_some_and(|b| b.waiters() == 0 && Rc::strong_count(b) == 1)
+        {
             holds.remove(key);
         }
     }

@@ -18,7 +18,10 @@ pub struct TagFilter {
 
 impl TagFilter {
     pub fn all() -> TagFilter {
-        TagFilter { all: true, codes: Vec::new() }
+        TagFilter {
+            all: true,
+            codes: Vec::new(),
+        }
     }
 
     /// Parses `TagA || TagB`: split on `||`, parts trimmed, empty parts

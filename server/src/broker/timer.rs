@@ -56,7 +56,10 @@ pub fn requested_delivery(props: &MessageProperties, now: i64) -> Result<Option<
     } else if let Some(t) = num(property::TIMER_DELIVER_MS)? {
         Some((t, property::TIMER_DELIVER_MS))
     } else if let Some(s) = num(property::TIMER_DELAY_SEC)? {
-        Some((now.saturating_add(s.saturating_mul(1000)), property::TIMER_DELAY_SEC))
+        Some((
+            now.saturating_add(s.saturating_mul(1000)),
+            property::TIMER_DELAY_SEC,
+        ))
     } else {
         num(property::TIMER_DELAY_MS)?.map(|ms| (now.saturating_add(ms), property::TIMER_DELAY_MS))
     };
@@ -101,7 +104,9 @@ impl DoneBits {
             return true;
         }
         let i = (off - self.base) as usize;
-        self.words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
     pub fn mark(&mut self, off: u64) {
@@ -138,7 +143,10 @@ impl DoneBits {
             return None;
         }
         let base = u64::from_be_bytes(b[..8].try_into().ok()?);
-        let words = b[8..].chunks_exact(8).map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default())).collect();
+        let words = b[8..]
+            .chunks_exact(8)
+            .map(|c| u64::from_be_bytes(c.try_into().unwrap_or_default()))
+            .collect();
         Some(DoneBits { base, words })
     }
 }
@@ -160,7 +168,8 @@ impl TimerState {
     pub fn load(config_dir: &Path, shard: u16) -> Result<TimerState, String> {
         let path = config_dir.join(format!("timer-{shard}.bin"));
         let done = match std::fs::read(&path) {
-            Ok(b) => DoneBits::decode(&b).ok_or_else(|| format!("{}: damaged timer state", path.display()))?,
+            Ok(b) => DoneBits::decode(&b)
+                .ok_or_else(|| format!("{}: damaged timer state", path.display()))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => DoneBits::default(),
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
@@ -305,7 +314,10 @@ async fn deliver_due(s: &Rc<BrokerShard>) {
                         .or_default()
                         .push((off, log, m)),
                     None => {
-                        tracing::error!(offset = off, "timer record without REAL_TOPIC/REAL_QID dropped");
+                        tracing::error!(
+                            offset = off,
+                            "timer record without REAL_TOPIC/REAL_QID dropped"
+                        );
                         mark_done(s, off);
                     }
                 },
@@ -390,7 +402,12 @@ async fn roll_forward(s: &Rc<BrokerShard>, key: &QueueKey) {
     let doomed: Vec<(i64, u64, u64)> = {
         let t = s.timers.borrow();
         match horizon {
-            Some(h) => t.heap.iter().map(|Reverse(e)| *e).filter(|(_, _, log)| *log < h).collect(),
+            Some(h) => t
+                .heap
+                .iter()
+                .map(|Reverse(e)| *e)
+                .filter(|(_, _, log)| *log < h)
+                .collect(),
             None => Vec::new(),
         }
     };
@@ -423,7 +440,8 @@ async fn roll_forward(s: &Rc<BrokerShard>, key: &QueueKey) {
         }
     }
     let t = s.timers.borrow();
-    t.floor.set(t.heap.iter().map(|Reverse((_, _, log))| *log).min());
+    t.floor
+        .set(t.heap.iter().map(|Reverse((_, _, log))| *log).min());
 }
 
 #[cfg(test)]
@@ -435,12 +453,27 @@ mod tests {
         let now = 1_000_000;
         let p = |s: &str| MessageProperties::parse(s);
         assert_eq!(requested_delivery(&p("KEYS\u{1}k"), now), Ok(None));
-        assert_eq!(requested_delivery(&p("__STARTDELIVERTIME\u{1}1005000"), now), Ok(Some(1_005_000)));
-        assert_eq!(requested_delivery(&p("TIMER_DELIVER_MS\u{1}1002000"), now), Ok(Some(1_002_000)));
-        assert_eq!(requested_delivery(&p("TIMER_DELAY_SEC\u{1}3"), now), Ok(Some(1_003_000)));
-        assert_eq!(requested_delivery(&p("TIMER_DELAY_MS\u{1}250"), now), Ok(Some(1_000_250)));
+        assert_eq!(
+            requested_delivery(&p("__STARTDELIVERTIME\u{1}1005000"), now),
+            Ok(Some(1_005_000))
+        );
+        assert_eq!(
+            requested_delivery(&p("TIMER_DELIVER_MS\u{1}1002000"), now),
+            Ok(Some(1_002_000))
+        );
+        assert_eq!(
+            requested_delivery(&p("TIMER_DELAY_SEC\u{1}3"), now),
+            Ok(Some(1_003_000))
+        );
+        assert_eq!(
+            requested_delivery(&p("TIMER_DELAY_MS\u{1}250"), now),
+            Ok(Some(1_000_250))
+        );
         // In the past: at once.
-        assert_eq!(requested_delivery(&p("__STARTDELIVERTIME\u{1}5"), now), Ok(None));
+        assert_eq!(
+            requested_delivery(&p("__STARTDELIVERTIME\u{1}5"), now),
+            Ok(None)
+        );
         // 40 days is allowed, a millisecond more is not.
         let forty = MAX_DELAY_MS;
         assert!(requested_delivery(&p(&format!("TIMER_DELAY_MS\u{1}{forty}")), now).is_ok());

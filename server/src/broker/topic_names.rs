@@ -92,7 +92,9 @@ mod tests {
         assert!(validate("a|b").is_ok());
         assert!(validate("").is_err());
         assert!(validate("   ").is_err());
-        assert!(validate("bad topic!").unwrap_err().contains("illegal characters"));
+        assert!(validate("bad topic!")
+            .unwrap_err()
+            .contains("illegal characters"));
         assert!(validate(&"x".repeat(127)).is_ok());
         assert!(validate(&"x".repeat(128)).unwrap_err().contains("longer"));
         assert!(is_not_allowed_send(SCHEDULE_TOPIC));

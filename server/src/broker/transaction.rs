@@ -25,7 +25,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use ringmq_engine::record::{self, RecordView};
 use ringmq_engine::{LogOffset, MessageInput, QueueKey, QueueOffset};
-use ringmq_remoting::message::{property, MessageProperties, MessageSysFlag, OffsetMsgId, StoredMessage};
+use ringmq_remoting::message::{
+    property, MessageProperties, MessageSysFlag, OffsetMsgId, StoredMessage,
+};
 use ringmq_remoting::{
     CheckTransactionStateRequestHeader, EndTransactionRequestHeader, RemotingCommand, RequestCode,
     ResponseCode,
@@ -67,7 +69,9 @@ pub fn to_half(m: &mut MessageInput, props: &mut MessageProperties) {
 /// Whether a send is the prepared half of a transaction.
 pub fn is_prepared(sys_flag: i32, props: &MessageProperties) -> bool {
     sys_flag & TX_MASK == MessageSysFlag::TRANSACTION_PREPARED_TYPE
-        && props.get(property::TRANSACTION_PREPARED).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        && props
+            .get(property::TRANSACTION_PREPARED)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 async fn ensure_loaded(s: &Rc<BrokerShard>) {
@@ -79,7 +83,11 @@ async fn ensure_loaded(s: &Rc<BrokerShard>) {
     let mut offset = s.store.min_offset(&key).0;
     let mut set = HashSet::new();
     loop {
-        let Ok(r) = s.store.get_messages(&key, QueueOffset(offset), 256, 4 << 20, &|_| true).await else {
+        let Ok(r) = s
+            .store
+            .get_messages(&key, QueueOffset(offset), 256, 4 << 20, &|_| true)
+            .await
+        else {
             break;
         };
         if r.messages.is_empty() {
@@ -87,7 +95,10 @@ async fn ensure_loaded(s: &Rc<BrokerShard>) {
         }
         for m in &r.messages {
             if let Ok(v) = record::decode(m, false) {
-                if let Some(o) = std::str::from_utf8(v.body).ok().and_then(|b| b.parse::<i64>().ok()) {
+                if let Some(o) = std::str::from_utf8(v.body)
+                    .ok()
+                    .and_then(|b| b.parse::<i64>().ok())
+                {
                     set.insert(o);
                 }
             }
@@ -102,14 +113,20 @@ async fn ensure_loaded(s: &Rc<BrokerShard>) {
 }
 
 /// END_TRANSACTION (37), normally oneway.
-pub async fn end_transaction(shard: Rc<BrokerShard>, _c: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+pub async fn end_transaction(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Option<RemotingCommand> {
     let oneway = req.is_oneway();
     let h: EndTransactionRequestHeader = match req.decode_header() {
         Ok(h) => h,
         Err(e) => return (!oneway).then(|| reply(&req, ResponseCode::SystemError, e.to_string())),
     };
     let state = h.commit_or_rollback;
-    if state != MessageSysFlag::TRANSACTION_COMMIT_TYPE && state != MessageSysFlag::TRANSACTION_ROLLBACK_TYPE {
+    if state != MessageSysFlag::TRANSACTION_COMMIT_TYPE
+        && state != MessageSysFlag::TRANSACTION_ROLLBACK_TYPE
+    {
         return None;
     }
     let owner = shard.owner_of(TRANS_HALF_TOPIC, 0);
@@ -141,7 +158,8 @@ async fn resolve(s: &Rc<BrokerShard>, h: &EndTransactionRequestHeader) -> Result
         .read_record(pos)
         .await
         .map_err(|_| "Find prepared transaction message failed".to_string())?;
-    let v = record::decode(&rec, false).map_err(|_| "Find prepared transaction message failed".to_string())?;
+    let v = record::decode(&rec, false)
+        .map_err(|_| "Find prepared transaction message failed".to_string())?;
     if v.topic != TRANS_HALF_TOPIC {
         return Err("Find prepared transaction message failed".into());
     }
@@ -168,8 +186,15 @@ async fn resolve(s: &Rc<BrokerShard>, h: &EndTransactionRequestHeader) -> Result
     write_op(s, v.queue_offset).await
 }
 
-async fn commit(s: &Rc<BrokerShard>, v: &RecordView<'_>, props: &MessageProperties) -> Result<(), String> {
-    let topic = props.get(property::REAL_TOPIC).unwrap_or_default().to_string();
+async fn commit(
+    s: &Rc<BrokerShard>,
+    v: &RecordView<'_>,
+    props: &MessageProperties,
+) -> Result<(), String> {
+    let topic = props
+        .get(property::REAL_TOPIC)
+        .unwrap_or_default()
+        .to_string();
     let queue_id: u32 = props
         .get(property::REAL_QUEUE_ID)
         .and_then(|q| q.parse().ok())
@@ -189,7 +214,12 @@ async fn commit(s: &Rc<BrokerShard>, v: &RecordView<'_>, props: &MessageProperti
         prepared_transaction_offset: v.physical_offset,
     };
     let owner = s.owner_of(&topic, queue_id);
-    match s.on_owner(owner, move |o| async move { o.store.append(&[m]).await.map(|_| ()) }).await {
+    match s
+        .on_owner(owner, move |o| async move {
+            o.store.append(&[m]).await.map(|_| ())
+        })
+        .await
+    {
         Some(Ok(())) => Ok(()),
         Some(Err(e)) => Err(e.to_string()),
         None => Err("shard unavailable".into()),
@@ -200,12 +230,22 @@ async fn commit(s: &Rc<BrokerShard>, v: &RecordView<'_>, props: &MessageProperti
 async fn write_op(s: &Rc<BrokerShard>, half_offset: i64) -> Result<(), String> {
     s.meta
         .create_system_topic(TRANS_OP_HALF_TOPIC, 1, perm::READ | perm::WRITE, &s.cfg);
-    let mut m = MessageInput::simple(TRANS_OP_HALF_TOPIC, 0, half_offset.to_string().as_bytes(), "TAGS\u{1}d\u{2}WAIT\u{1}true");
+    let mut m = MessageInput::simple(
+        TRANS_OP_HALF_TOPIC,
+        0,
+        half_offset.to_string().as_bytes(),
+        "TAGS\u{1}d\u{2}WAIT\u{1}true",
+    );
     m.born_timestamp = now_ms();
     m.born_host = s.store_host;
     m.store_host = s.store_host;
     let owner = s.owner_of(TRANS_OP_HALF_TOPIC, 0);
-    match s.on_owner(owner, move |o| async move { o.store.append(&[m]).await.map(|_| ()) }).await {
+    match s
+        .on_owner(owner, move |o| async move {
+            o.store.append(&[m]).await.map(|_| ())
+        })
+        .await
+    {
         Some(Ok(())) => Ok(()),
         Some(Err(e)) => Err(e.to_string()),
         None => Err("shard unavailable".into()),
@@ -281,7 +321,10 @@ pub async fn check_once(s: &Rc<BrokerShard>) -> Result<(), String> {
                 stop_walk = true;
                 break;
             }
-            let checks: u32 = props.get(CHECK_TIMES).and_then(|c| c.parse().ok()).unwrap_or(0);
+            let checks: u32 = props
+                .get(CHECK_TIMES)
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(0);
             if checks >= s.cfg.transaction_check_max {
                 give_up(s, &v).await?;
             } else {
@@ -290,24 +333,40 @@ pub async fn check_once(s: &Rc<BrokerShard>) -> Result<(), String> {
             s.tx_resolved.borrow_mut().offsets.insert(off);
             progress = off + 1;
         }
-        s.offsets.borrow_mut().commit(CHECK_GROUP, TRANS_HALF_TOPIC, 0, progress);
+        s.offsets
+            .borrow_mut()
+            .commit(CHECK_GROUP, TRANS_HALF_TOPIC, 0, progress);
         if stop_walk {
             break;
         }
     }
-    s.offsets.borrow_mut().commit(CHECK_GROUP, TRANS_HALF_TOPIC, 0, progress);
+    s.offsets
+        .borrow_mut()
+        .commit(CHECK_GROUP, TRANS_HALF_TOPIC, 0, progress);
     Ok(())
 }
 
 /// Checked too often: keep a copy in TRANS_CHECK_MAX_TIME_TOPIC and forget it.
 async fn give_up(s: &Rc<BrokerShard>, v: &RecordView<'_>) -> Result<(), String> {
-    tracing::warn!(offset = v.queue_offset, "half message checked too often: moved to {TRANS_CHECK_MAX_TIME_TOPIC}");
+    tracing::warn!(
+        offset = v.queue_offset,
+        "half message checked too often: moved to {TRANS_CHECK_MAX_TIME_TOPIC}"
+    );
     s.tx_given_up.set(s.tx_given_up.get() + 1);
-    s.meta
-        .create_system_topic(TRANS_CHECK_MAX_TIME_TOPIC, 1, perm::READ | perm::WRITE, &s.cfg);
+    s.meta.create_system_topic(
+        TRANS_CHECK_MAX_TIME_TOPIC,
+        1,
+        perm::READ | perm::WRITE,
+        &s.cfg,
+    );
     let m = copy_of(v, TRANS_CHECK_MAX_TIME_TOPIC, v.properties.to_string());
     let owner = s.owner_of(TRANS_CHECK_MAX_TIME_TOPIC, 0);
-    match s.on_owner(owner, move |o| async move { o.store.append(&[m]).await.map(|_| ()) }).await {
+    match s
+        .on_owner(owner, move |o| async move {
+            o.store.append(&[m]).await.map(|_| ())
+        })
+        .await
+    {
         Some(Ok(())) => write_op(s, v.queue_offset).await,
         Some(Err(e)) => Err(e.to_string()),
         None => Err("shard unavailable".into()),
@@ -331,21 +390,42 @@ fn copy_of(v: &RecordView<'_>, topic: &str, properties: String) -> MessageInput 
 }
 
 /// Re-appends the half with its check count and asks a producer about it.
-async fn check_back(s: &Rc<BrokerShard>, v: &RecordView<'_>, mut props: MessageProperties, checks: u32) -> Result<(), String> {
+async fn check_back(
+    s: &Rc<BrokerShard>,
+    v: &RecordView<'_>,
+    mut props: MessageProperties,
+    checks: u32,
+) -> Result<(), String> {
     props.insert(CHECK_TIMES, checks.to_string());
     let copy = copy_of(v, TRANS_HALF_TOPIC, props.encode());
-    let appended = s.store.append(std::slice::from_ref(&copy)).await.map_err(|e| e.to_string())?;
+    let appended = s
+        .store
+        .append(std::slice::from_ref(&copy))
+        .await
+        .map_err(|e| e.to_string())?;
     let Some(a) = appended.records.first().copied() else {
         return Ok(());
     };
     let Some(group) = props.get(property::PRODUCER_GROUP).map(String::from) else {
         return Ok(());
     };
-    let uniq = props.get(property::UNIQ_CLIENT_MESSAGE_ID_KEYIDX).map(String::from);
+    let uniq = props
+        .get(property::UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
+        .map(String::from);
     // The body is the half as the producer knows it: real topic and queue.
-    let real_topic = props.get(property::REAL_TOPIC).unwrap_or_default().to_string();
-    let real_qid: i32 = props.get(property::REAL_QUEUE_ID).and_then(|q| q.parse().ok()).unwrap_or(0);
-    let stored = s.store.read_record(a.log_offset).await.map_err(|e| e.to_string())?;
+    let real_topic = props
+        .get(property::REAL_TOPIC)
+        .unwrap_or_default()
+        .to_string();
+    let real_qid: i32 = props
+        .get(property::REAL_QUEUE_ID)
+        .and_then(|q| q.parse().ok())
+        .unwrap_or(0);
+    let stored = s
+        .store
+        .read_record(a.log_offset)
+        .await
+        .map_err(|e| e.to_string())?;
     let body = match StoredMessage::decode(&stored) {
         Ok((mut m, _)) => {
             m.topic = real_topic.as_bytes();
@@ -366,7 +446,9 @@ async fn check_back(s: &Rc<BrokerShard>, v: &RecordView<'_>, mut props: MessageP
     req.body = Bytes::from(body);
     req.mark_oneway();
     // One live connection of the producer group, through its shard.
-    let producers = super::clients::producer_group_snapshot(s, &group).await.unwrap_or_default();
+    let producers = super::clients::producer_group_snapshot(s, &group)
+        .await
+        .unwrap_or_default();
     let Some(target) = producers.first().map(|c| c.conn) else {
         return Ok(());
     };

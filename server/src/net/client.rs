@@ -17,14 +17,22 @@ use super::conn::{not_supported, serve_connection, ConnId, Connection, Service};
 pub struct ClientSide;
 
 impl Service for ClientSide {
-    async fn handle(self: Rc<Self>, _conn: Rc<Connection>, req: RemotingCommand) -> Option<RemotingCommand> {
+    async fn handle(
+        self: Rc<Self>,
+        _conn: Rc<Connection>,
+        req: RemotingCommand,
+    ) -> Option<RemotingCommand> {
         (!req.is_oneway()).then(|| not_supported(&req))
     }
     fn on_close(&self, _conn: &Rc<Connection>) {}
 }
 
 /// Connects to `addr` within `timeout`.
-pub async fn connect(addr: SocketAddr, timeout: Duration, id: ConnId) -> std::io::Result<Rc<Connection>> {
+pub async fn connect(
+    addr: SocketAddr,
+    timeout: Duration,
+    id: ConnId,
+) -> std::io::Result<Rc<Connection>> {
     let stream = TcpStream::connect_timeout(addr, timeout)
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;

@@ -78,7 +78,8 @@ pub struct Connection {
     closing: Notify,
     closed: Cell<bool>,
     /// Requests this side sent, waiting for their response (by opaque).
-    pending: RefCell<std::collections::HashMap<i32, Rc<ringmq_engine::notify::Slot<RemotingCommand>>>>,
+    pending:
+        RefCell<std::collections::HashMap<i32, Rc<ringmq_engine::notify::Slot<RemotingCommand>>>>,
     next_opaque: Cell<i32>,
 }
 
@@ -103,7 +104,11 @@ impl Connection {
     }
 
     /// Sends a request to the peer and waits up to `timeout` for its answer.
-    pub async fn invoke(&self, mut req: RemotingCommand, timeout: Duration) -> Option<RemotingCommand> {
+    pub async fn invoke(
+        &self,
+        mut req: RemotingCommand,
+        timeout: Duration,
+    ) -> Option<RemotingCommand> {
         let opaque = self.next_opaque.get().wrapping_add(1);
         self.next_opaque.set(opaque);
         req.opaque = opaque;
@@ -240,14 +245,12 @@ async fn read_loop<S: Service>(
         }
         let len = buf.len();
         buf.resize(len + READ_CHUNK, 0);
-        let read = futures_lite::future::or(
-            async { Some(rd.read(&mut buf[len..]).await) },
-            async {
+        let read =
+            futures_lite::future::or(async { Some(rd.read(&mut buf[len..]).await) }, async {
                 conn.closing.wait().await;
                 None
-            },
-        )
-        .await;
+            })
+            .await;
         match read {
             Some(Ok(n)) if n > 0 => {
                 buf.truncate(len + n);
@@ -275,7 +278,11 @@ pub fn not_supported(req: &RemotingCommand) -> RemotingCommand {
 }
 
 /// A response with a code and remark.
-pub fn reply(req: &RemotingCommand, code: ResponseCode, remark: impl Into<String>) -> RemotingCommand {
+pub fn reply(
+    req: &RemotingCommand,
+    code: ResponseCode,
+    remark: impl Into<String>,
+) -> RemotingCommand {
     RemotingCommand::response_to(req, code, Some(remark.into()))
 }
 
