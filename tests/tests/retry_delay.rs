@@ -176,3 +176,46 @@ fn sent_back_messages_retry_then_dead_letter() {
     let resp = call(&mut c, back(1 << 40, 16));
     assert_eq!(resp.code, response::SYSTEM_ERROR);
 }
+
+#[test]
+fn pending_retries_survive_a_restart() {
+    let mut mq =
+        Ringmq::start_with(ServeOptions::default().set("messageDelayLevel", "1s 5s 3s 3s"));
+    let topic = "RetryRestartTopic";
+    {
+        let mut c = RemotingClient::connect(mq.broker).unwrap();
+        assert_eq!(
+            call(&mut c, requests::update_and_create_topic(topic, 1, 1)).code,
+            response::SUCCESS
+        );
+        let msg = Message::new(topic, 0, "retry me");
+        assert_eq!(
+            call(&mut c, requests::send_message_v2(&msg)).code,
+            response::SUCCESS
+        );
+        let first = pull_until_found(&mut c, topic, 0, 0, Duration::from_secs(10)).remove(0);
+        let back = requests::request_with(
+            CONSUMER_SEND_MSG_BACK,
+            &[
+                ("offset", first.physical_offset.to_string()),
+                ("group", GROUP.to_string()),
+                ("delayLevel", "0".to_string()),
+                ("unitMode", "false".to_string()),
+                ("maxReconsumeTimes", "16".to_string()),
+            ],
+        );
+        assert_eq!(call(&mut c, back).code, response::SUCCESS);
+    }
+    // Restart while the retry waits out its 3 s level.
+    mq.restart();
+    let mut c = RemotingClient::connect(mq.broker).unwrap();
+    let retried = pull_until_found(
+        &mut c,
+        &format!("%RETRY%{GROUP}"),
+        0,
+        0,
+        Duration::from_secs(30),
+    );
+    assert_eq!(retried.len(), 1, "the pending retry arrives once");
+    assert_eq!(retried[0].body, b"retry me");
+}

@@ -1,5 +1,5 @@
 //! SQL92 filtering over the wire (reference §6.6): with
-//! `enablePropertyFilter=true` a pull with an SQL92 subscription returns only
+//! `enablePropertyFilter=true` (ringmq's default) a pull with an SQL92 subscription returns only
 //! the messages whose properties satisfy it; without it, or with an
 //! expression that does not compile, the broker refuses as Apache does.
 
@@ -48,7 +48,7 @@ fn fill(c: &mut RemotingClient, topic: &str) {
 
 #[test]
 fn sql92_pulls_return_only_matching_messages() {
-    let mq = Ringmq::start_with(ServeOptions::default().set("enablePropertyFilter", "true"));
+    let mq = Ringmq::start();
     let mut c = RemotingClient::connect(mq.broker).unwrap();
     let topic = "SqlTopic";
     fill(&mut c, topic);
@@ -78,7 +78,7 @@ fn sql92_pulls_return_only_matching_messages() {
 
 #[test]
 fn sql92_is_refused_when_the_property_filter_is_off() {
-    let mq = Ringmq::start();
+    let mq = Ringmq::start_with(ServeOptions::default().set("enablePropertyFilter", "false"));
     let mut c = RemotingClient::connect(mq.broker).unwrap();
     let topic = "SqlOffTopic";
     fill(&mut c, topic);

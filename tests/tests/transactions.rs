@@ -220,3 +220,56 @@ fn unresolved_halves_are_checked_back_then_given_up() {
         "given up is not committed"
     );
 }
+
+#[test]
+fn pending_and_resolved_halves_survive_a_restart() {
+    let mut mq = Ringmq::start_with(
+        ServeOptions::default()
+            .set("transactionCheckInterval", "300")
+            .set("transactionTimeOut", "300"),
+    );
+    let topic = "TxRestartTopic";
+    let (done, pending) = {
+        let mut c = RemotingClient::connect(mq.broker).unwrap();
+        assert_eq!(
+            call(&mut c, requests::update_and_create_topic(topic, 1, 1)).code,
+            response::SUCCESS
+        );
+        let done = send_half(&mut c, topic, "committed-before");
+        assert_eq!(
+            call(&mut c, end(&done, COMMIT, false)).code,
+            response::SUCCESS
+        );
+        let pending = send_half(&mut c, topic, "pending");
+        (done, pending)
+    };
+    mq.restart();
+    let mut c = RemotingClient::connect(mq.broker).unwrap();
+    producer_heartbeat(&mut c);
+    // A repeated answer about the half committed before the restart changes nothing.
+    assert_eq!(
+        call(&mut c, end(&done, COMMIT, true)).code,
+        response::SUCCESS
+    );
+    // The pending half is checked again after the restart.
+    let check = c
+        .wait_request(CHECK_TRANSACTION_STATE, Duration::from_secs(30))
+        .expect("a check-back after restart");
+    assert_eq!(check.ext_field("msgId"), Some(pending.uniq.as_str()));
+    let copy = Half {
+        commit_log_offset: ext_i64(&check, "commitLogOffset"),
+        queue_offset: ext_i64(&check, "tranStateTableOffset"),
+        uniq: pending.uniq.clone(),
+    };
+    assert_eq!(
+        call(&mut c, end(&copy, COMMIT, true)).code,
+        response::SUCCESS
+    );
+    let (code, bodies) = pull_code(&mut c, topic, 0);
+    assert_eq!(code, response::SUCCESS);
+    assert_eq!(
+        bodies,
+        vec![b"committed-before".to_vec(), b"pending".to_vec()],
+        "each exactly once"
+    );
+}

@@ -96,7 +96,9 @@ impl Default for BrokerConfig {
             disk_max_used_space_ratio: 75,
             broker_permission: 6,
             region_id: "DefaultRegion".into(),
-            trace_topic_enable: false,
+            // ringmq's defaults (Apache's are false): the managed service has
+            // message trace and SQL92 filtering on.
+            trace_topic_enable: true,
             trace_on: true,
             msg_trace_topic_name: "RMQ_SYS_TRACE_TOPIC".into(),
             cluster_topic_enable: true,
@@ -104,7 +106,7 @@ impl Default for BrokerConfig {
             long_polling_enable: true,
             short_polling_time_mills: 1000,
             notify_consumer_ids_changed_enable: true,
-            enable_property_filter: false,
+            enable_property_filter: true,
             reject_transaction_message: false,
             register_name_server_period_ms: 30_000,
             flush_consumer_offset_interval_ms: 5_000,
