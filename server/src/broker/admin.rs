@@ -458,23 +458,12 @@ pub async fn consume_stats(
     let topics: Vec<String> = match h.topic.as_deref().filter(|t| !t.is_empty()) {
         Some(t) => vec![t.to_string()],
         None => {
-            let mut all = Vec::new();
-            for target in 0..shard.shards() {
-                let g = group.clone();
-                let part = shard
-                    .on_owner(target, move |s| async move {
-                        s.offsets
-                            .borrow()
-                            .topic_groups()
-                            .into_iter()
-                            .filter(|(_, gr)| *gr == g)
-                            .map(|(t, _)| t)
-                            .collect::<Vec<_>>()
-                    })
-                    .await
-                    .unwrap_or_default();
-                all.extend(part);
-            }
+            let mut all: Vec<String> = offset_pairs(&shard)
+                .await
+                .into_iter()
+                .filter(|(_, g)| *g == group)
+                .map(|(t, _)| t)
+                .collect();
             all.sort();
             all.dedup();
             all
@@ -603,6 +592,19 @@ pub async fn producer_connections(
     }
 }
 
+/// Every (topic, group) with committed offsets, over all shards.
+async fn offset_pairs(shard: &Rc<BrokerShard>) -> Vec<(String, String)> {
+    let mut all = Vec::new();
+    for target in 0..shard.shards() {
+        let part = shard
+            .on_owner(target, |s| async move { s.offsets.borrow().topic_groups() })
+            .await
+            .unwrap_or_default();
+        all.extend(part);
+    }
+    all
+}
+
 /// QUERY_TOPIC_CONSUME_BY_WHO (300): groups with offsets on the topic, and
 /// online groups subscribed to it.
 pub async fn consumed_by(
@@ -615,22 +617,13 @@ pub async fn consumed_by(
         Err(r) => return Some(r),
     };
     let mut groups = shard.meta.groups_subscribed_to(&topic);
-    for target in 0..shard.shards() {
-        let t = topic.clone();
-        let part = shard
-            .on_owner(target, move |s| async move {
-                s.offsets
-                    .borrow()
-                    .topic_groups()
-                    .into_iter()
-                    .filter(|(tp, _)| *tp == t)
-                    .map(|(_, g)| g)
-                    .collect::<Vec<_>>()
-            })
+    groups.extend(
+        offset_pairs(&shard)
             .await
-            .unwrap_or_default();
-        groups.extend(part);
-    }
+            .into_iter()
+            .filter(|(t, _)| *t == topic)
+            .map(|(_, g)| g),
+    );
     groups.sort();
     groups.dedup();
     let body = GroupList { group_list: groups };

@@ -99,6 +99,37 @@ pub async fn query_consumer_offset(
     })
 }
 
+/// Runs `f` with the queue on its owner shard.
+async fn on_queue<T, F, Fut>(
+    shard: &Rc<BrokerShard>,
+    topic: &str,
+    queue: i32,
+    f: F,
+) -> Result<T, String>
+where
+    T: Send + 'static,
+    F: FnOnce(Rc<BrokerShard>, QueueKey) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, String>> + 'static,
+{
+    let key = QueueKey::new(topic, queue_id(queue));
+    let owner = shard.owner_of(&key.topic, key.queue_id);
+    shard
+        .on_owner(owner, move |s| f(s, key))
+        .await
+        .unwrap_or_else(|| Err("shard unavailable".into()))
+}
+
+/// SUCCESS with the header, or SYSTEM_ERROR with the reason.
+fn answer<H: CommandCustomHeader>(
+    req: &RemotingCommand,
+    r: Result<H, String>,
+) -> Option<RemotingCommand> {
+    Some(match r {
+        Ok(h) => ok_with(req, &h),
+        Err(e) => reply(req, ResponseCode::SystemError, e),
+    })
+}
+
 /// GET_MAX_OFFSET (30): the next offset to be written; 0 for no queue.
 pub async fn max_offset(
     shard: Rc<BrokerShard>,
@@ -109,16 +140,12 @@ pub async fn max_offset(
         Ok(h) => h,
         Err(r) => return Some(r),
     };
-    let key = QueueKey::new(h.topic.clone(), queue_id(h.queue_id));
-    let owner = shard.owner_of(&key.topic, key.queue_id);
-    let off = shard
-        .on_owner(
-            owner,
-            move |s| async move { s.store.max_offset(&key).0 as i64 },
-        )
-        .await
-        .unwrap_or(0);
-    Some(ok_with(&req, &GetMaxOffsetResponseHeader { offset: off }))
+    let r = on_queue(&shard, &h.topic, h.queue_id, |s, key| async move {
+        Ok(GetMaxOffsetResponseHeader {
+            offset: s.store.max_offset(&key).0 as i64,
+        })
+    });
+    answer(&req, r.await)
 }
 
 /// GET_MIN_OFFSET (31).
@@ -131,16 +158,12 @@ pub async fn min_offset(
         Ok(h) => h,
         Err(r) => return Some(r),
     };
-    let key = QueueKey::new(h.topic.clone(), queue_id(h.queue_id));
-    let owner = shard.owner_of(&key.topic, key.queue_id);
-    let off = shard
-        .on_owner(
-            owner,
-            move |s| async move { s.store.min_offset(&key).0 as i64 },
-        )
-        .await
-        .unwrap_or(0);
-    Some(ok_with(&req, &GetMinOffsetResponseHeader { offset: off }))
+    let r = on_queue(&shard, &h.topic, h.queue_id, |s, key| async move {
+        Ok(GetMinOffsetResponseHeader {
+            offset: s.store.min_offset(&key).0 as i64,
+        })
+    });
+    answer(&req, r.await)
 }
 
 /// GET_EARLIEST_MSG_STORETIME (32): -1 when the queue is empty.
@@ -153,24 +176,15 @@ pub async fn earliest_store_time(
         Ok(h) => h,
         Err(r) => return Some(r),
     };
-    let key = QueueKey::new(h.topic.clone(), queue_id(h.queue_id));
-    let owner = shard.owner_of(&key.topic, key.queue_id);
-    let ts = shard
-        .on_owner(owner, move |s| async move {
-            s.store
-                .earliest_store_time(&key)
-                .await
-                .map_err(|e| e.to_string())
-        })
-        .await;
-    Some(match ts {
-        Some(Ok(t)) => ok_with(
-            &req,
-            &GetEarliestMsgStoretimeResponseHeader { timestamp: t },
-        ),
-        Some(Err(e)) => reply(&req, ResponseCode::SystemError, e),
-        None => reply(&req, ResponseCode::SystemError, "shard unavailable"),
-    })
+    let r = on_queue(&shard, &h.topic, h.queue_id, |s, key| async move {
+        let t = s
+            .store
+            .earliest_store_time(&key)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(GetEarliestMsgStoretimeResponseHeader { timestamp: t })
+    });
+    answer(&req, r.await)
 }
 
 /// SEARCH_OFFSET_BY_TIMESTAMP (29): Apache 4.9.7's nearest-neighbour search.
@@ -183,20 +197,14 @@ pub async fn search_offset(
         Ok(h) => h,
         Err(r) => return Some(r),
     };
-    let key = QueueKey::new(h.topic.clone(), queue_id(h.queue_id));
-    let owner = shard.owner_of(&key.topic, key.queue_id);
     let ts = h.timestamp;
-    let off = shard
-        .on_owner(owner, move |s| async move {
-            s.store
-                .offset_by_time(&key, ts)
-                .await
-                .map_err(|e| e.to_string())
-        })
-        .await;
-    Some(match off {
-        Some(Ok(o)) => ok_with(&req, &SearchOffsetResponseHeader { offset: o.0 as i64 }),
-        Some(Err(e)) => reply(&req, ResponseCode::SystemError, e),
-        None => reply(&req, ResponseCode::SystemError, "shard unavailable"),
-    })
+    let r = on_queue(&shard, &h.topic, h.queue_id, move |s, key| async move {
+        let o = s
+            .store
+            .offset_by_time(&key, ts)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(SearchOffsetResponseHeader { offset: o.0 as i64 })
+    });
+    answer(&req, r.await)
 }
