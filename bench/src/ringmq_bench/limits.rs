@@ -60,3 +60,17 @@ pub const MAX_SENDERS: usize = 100_000;
 pub const MAX_CONNECTIONS: usize = 64;
 /// Largest `-s` accepted (4 MiB, the broker's default `maxMessageSize`).
 pub const MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+/// `timer`: messages in flight while sending timers (default `-w`).
+pub const TIMER_WINDOW: usize = 256;
+/// `timer`: the default due time leaves the sends this long per message ...
+pub const TIMER_SEND_ALLOWANCE_PER_MSG: Duration = Duration::from_micros(100);
+/// ... plus this margin, so every timer is stored before it is due.
+pub const TIMER_DUE_MARGIN: Duration = Duration::from_secs(5);
+/// `timer --pending`: how long to wait for the broker to count every timer
+/// as pending.
+pub const TIMER_LOAD_WAIT: Duration = Duration::from_secs(120);
+/// `timer --pending`: pause before reading the broker's RSS, so background
+/// work (flush, timer loading) has settled.
+pub const TIMER_SETTLE: Duration = Duration::from_secs(3);
+/// Largest `--count` / `--pending` (the consumer keeps one bit per timer).
+pub const TIMER_MAX_COUNT: u64 = 100_000_000;

@@ -10,6 +10,9 @@
 //!   offsets committed) that owns every queue of the topic.
 //! * `ringmq-bench topic -n NS -t TOPIC --queues 8`: creates the topic on
 //!   every master broker and waits for its route.
+//! * `ringmq-bench timer -n NS -t TOPIC --count 100000`: arbitrary-time
+//!   delivery: lateness of a burst of timers due at the same moment, or
+//!   (`--pending N`) the broker's memory per pending timer.
 //!
 //! Both print every 10 s (and at the end) what the Java tool prints, plus
 //! p50/p99/p999/max from an HDR histogram and the tool's own CPU use.
@@ -28,6 +31,7 @@ mod limits;
 mod producer;
 mod rpc;
 mod stats;
+mod timer;
 mod uniq;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -61,6 +65,9 @@ enum Cmd {
     Consumer(consumer::ConsumerArgs),
     /// Create a topic on every master broker and wait for its route.
     Topic(TopicArgs),
+    /// Arbitrary-time delivery (`__STARTDELIVERTIME`): lateness of a burst
+    /// of timers due at once, or broker memory per pending timer.
+    Timer(timer::TimerArgs),
 }
 
 /// Java booleans: `Boolean.parseBoolean` is true only for "true" in any case.
@@ -164,8 +171,9 @@ struct TopicArgs {
 }
 
 /// Creates the topic on every master and waits until the name server's
-/// route lists the requested write queues on each.
-fn create_topic(args: &TopicArgs) -> Result<()> {
+/// route lists the requested write queues on each. Returns the line that
+/// says so.
+fn create_topic(args: &TopicArgs) -> Result<String> {
     let config = ConnConfig {
         serialize_type: SerializeType::Json,
         acl: None,
@@ -205,14 +213,13 @@ fn create_topic(args: &TopicArgs) -> Result<()> {
                 .filter(|q| q.write_queue_nums == args.queues && q.read_queue_nums == args.queues)
                 .count();
             if per_broker >= masters.len() {
-                println!(
+                return Ok(format!(
                     "topic {} ready: {} queues on {} broker(s) {}",
                     args.topic,
                     args.queues,
                     masters.len(),
                     masters.join(",")
-                );
-                return Ok(());
+                ));
             }
         }
         if Instant::now() >= deadline {
@@ -263,7 +270,8 @@ fn main() {
     let r = match cli.cmd {
         Cmd::Producer(a) => producer::run(a),
         Cmd::Consumer(a) => consumer::run(a),
-        Cmd::Topic(a) => create_topic(&a),
+        Cmd::Topic(a) => create_topic(&a).map(|ready| println!("{ready}")),
+        Cmd::Timer(a) => timer::run(a),
     };
     if let Err(e) = r {
         eprintln!("ringmq-bench: {e}");

@@ -427,7 +427,7 @@ fn auto_create_route(
 }
 
 /// `n` random ASCII letters and digits (the Java tool's body).
-fn random_alphanumeric(n: usize) -> Vec<u8> {
+pub(crate) fn random_alphanumeric(n: usize) -> Vec<u8> {
     const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut x = (stats::now_micros() as u64) | 1;
     (0..n)
@@ -738,7 +738,7 @@ impl SenderLoop {
     }
 }
 
-fn push_prop(out: &mut String, name: &str, value: &str) {
+pub(crate) fn push_prop(out: &mut String, name: &str, value: &str) {
     if !out.is_empty() {
         out.push('\u{2}');
     }

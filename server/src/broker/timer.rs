@@ -306,7 +306,12 @@ async fn deliver_due(s: &Rc<BrokerShard>) {
         // Group by real queue: one append (and one mesh call) per queue.
         let mut by_queue: HashMap<(String, u32), Vec<DueTimer>> = HashMap::new();
         let mut retry = Vec::new();
-        for (_, off, log) in due {
+        for (n, (_, off, log)) in due.into_iter().enumerate() {
+            // Let held pulls and sends run between reads: a burst of due
+            // timers must not hold the shard for a whole time slice.
+            if n % 256 == 255 {
+                futures_lite::future::yield_now().await;
+            }
             match s.store.read_record(LogOffset(log)).await {
                 Ok(rec) => match real_message(&rec) {
                     Some(m) => by_queue
@@ -339,6 +344,7 @@ async fn deliver_due(s: &Rc<BrokerShard>) {
                     Ok::<(), ringmq_engine::StoreError>(())
                 })
                 .await;
+            futures_lite::future::yield_now().await;
             match put {
                 Some(Ok(())) => {
                     for (off, _) in &ids {
