@@ -25,13 +25,21 @@ pub enum RouteEncoding {
     /// fastjson default: unquoted numeric keys, maps in Java `HashMap`
     /// order, strings raw.
     Legacy,
+    /// [`Standard`](Self::Standard) plus the 5.x member
+    /// `"enableActingMaster":false` in each BrokerData, which 5.x name
+    /// servers always write and some 5.x-style clients (rocketmq-rust)
+    /// require. Java 4.9.7 clients get [`Standard`](Self::Standard), byte
+    /// for byte as an Apache 4.9.7 name server answers them.
+    StandardV5,
 }
 
 impl RouteEncoding {
     /// The encoding Java 4.9.7 picks for a request of `version` with the
     /// given `acceptStandardJsonOnly` header.
     pub fn for_caller(version: i32, accept_standard_json_only: Option<bool>) -> Self {
-        if version >= V4_9_4 || accept_standard_json_only == Some(true) {
+        if version >= crate::version::V5_0_0 {
+            RouteEncoding::StandardV5
+        } else if version >= V4_9_4 || accept_standard_json_only == Some(true) {
             RouteEncoding::Standard
         } else {
             RouteEncoding::Legacy
@@ -40,7 +48,7 @@ impl RouteEncoding {
 
     fn escaping(self) -> Escaping {
         match self {
-            RouteEncoding::Standard => Escaping::BrowserCompatible,
+            RouteEncoding::Standard | RouteEncoding::StandardV5 => Escaping::BrowserCompatible,
             RouteEncoding::Legacy => Escaping::Default,
         }
     }
@@ -102,10 +110,12 @@ impl BrokerData {
         };
         let mut o = ObjectWriter::with_escaping(out, escaping);
         o.with("brokerAddrs", |out| match encoding {
-            RouteEncoding::Standard => fastjson::write_quoted_numeric_keyed_map(
-                out,
-                self.broker_addrs.iter().map(|(id, a)| (*id, addr(a))),
-            ),
+            RouteEncoding::Standard | RouteEncoding::StandardV5 => {
+                fastjson::write_quoted_numeric_keyed_map(
+                    out,
+                    self.broker_addrs.iter().map(|(id, a)| (*id, addr(a))),
+                )
+            }
             RouteEncoding::Legacy => {
                 let mut ids: Vec<(&i64, &String)> = self.broker_addrs.iter().collect();
                 let cap = fastjson::java_table_capacity(16, ids.len());
@@ -120,6 +130,9 @@ impl BrokerData {
         })
         .str("brokerName", &self.broker_name)
         .str("cluster", &self.cluster);
+        if encoding == RouteEncoding::StandardV5 {
+            o.bool("enableActingMaster", false);
+        }
         o.finish();
     }
 
