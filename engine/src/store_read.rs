@@ -311,6 +311,57 @@ impl ShardStore {
         Ok(out)
     }
 
+    /// The records at the given queue offsets (ascending, no repeats), each
+    /// with its unit's tags code, in the same order; `None` where the unit
+    /// is missing or retention already deleted the record. Units are read a
+    /// run at a time and neighbouring records share one log read, so a
+    /// scattered burst (due timers) costs a few reads, not one per record.
+    pub async fn read_queue_records(
+        &self,
+        key: &QueueKey,
+        offsets: &[QueueOffset],
+    ) -> Result<Vec<Option<(i64, Bytes)>>> {
+        debug_assert!(offsets.windows(2).all(|w| w[0] < w[1]), "sorted offsets");
+        let log_min = self.log_range().0;
+        let mut wanted: Vec<(QueueOffset, CqUnit)> = Vec::with_capacity(offsets.len());
+        let mut slot: Vec<Option<usize>> = vec![None; offsets.len()];
+        let mut i = 0;
+        while i < offsets.len() {
+            // One unit read covers offsets that are close together.
+            let from = offsets[i];
+            let mut j = i + 1;
+            while j < offsets.len() && offsets[j].0 - from.0 < (MAX_PULL_MESSAGES * 16) as u64 {
+                j += 1;
+            }
+            let span = (offsets[j - 1].0 - from.0 + 1) as usize;
+            let mut got = 0usize;
+            while got < span {
+                let units = self
+                    .read_units(key, QueueOffset(from.0 + got as u64), span - got)
+                    .await?;
+                if units.is_empty() {
+                    break;
+                }
+                for (k, u) in units.iter().enumerate() {
+                    let off = QueueOffset(from.0 + (got + k) as u64);
+                    if let Ok(p) = offsets[i..j].binary_search(&off) {
+                        if u.log_offset >= log_min {
+                            slot[i + p] = Some(wanted.len());
+                            wanted.push((off, *u));
+                        }
+                    }
+                }
+                got += units.len();
+            }
+            i = j;
+        }
+        let records = self.read_records(&wanted).await?;
+        Ok(slot
+            .into_iter()
+            .map(|s| s.map(|w| (wanted[w].1.tags_code, records[w].clone())))
+            .collect())
+    }
+
     /// Store timestamp of the message at `offset` of a queue, if it exists.
     pub async fn store_time_at(&self, key: &QueueKey, offset: QueueOffset) -> Result<Option<i64>> {
         let units = self.read_units(key, offset, 1).await?;

@@ -5,10 +5,10 @@
 use std::time::{Duration, Instant};
 
 use ringmq_remoting::RemotingCommand;
-use ringmq_tests::records::decode_records;
-use ringmq_tests::remoting_client::RemotingClient;
+use ringmq_tests::records::{decode_offset_msg_id, decode_records};
+use ringmq_tests::remoting_client::{ext_str, RemotingClient};
 use ringmq_tests::requests::{self, now_millis, response, Message, Pull};
-use ringmq_tests::server::Ringmq;
+use ringmq_tests::server::{Ringmq, ServeOptions};
 
 const RPC: Duration = Duration::from_secs(30);
 const GROUP: &str = "timer_test_group";
@@ -174,4 +174,93 @@ fn timers_survive_a_clean_restart_without_repeats() {
         vec![b"early".to_vec(), b"after-restart".to_vec()],
         "each once, across the restart"
     );
+}
+
+/// Retention never deletes a pending timer: the timer's segment expires
+/// (fileReservedTime=0, every hour a deleteWhen hour) and is deleted while
+/// the timer is pending; the timer was rolled forward first and is
+/// delivered once, on time, with its properties.
+#[test]
+fn a_pending_timer_survives_retention_of_its_segment() {
+    let hours: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
+    let mq = Ringmq::start_with(
+        ServeOptions {
+            shards: 1,
+            ..ServeOptions::default()
+        }
+        .set("mappedFileSizeCommitLogMiB", "4")
+        .set("maxMessageSize", "1048576")
+        .set("fileReservedTime", "0")
+        .set("deleteWhen", &hours.join(";"))
+        .set("cleanResourceInterval", "200"),
+    );
+    let mut c = RemotingClient::connect(mq.broker).unwrap();
+    let (topic, filler) = ("TimerRetentionTopic", "TimerRetentionFiller");
+    for t in [topic, filler] {
+        assert_eq!(
+            call(&mut c, requests::update_and_create_topic(t, 1, 1)).code,
+            response::SUCCESS
+        );
+    }
+    // The timer is the first record of the log, so its segment goes first.
+    let due_in = Duration::from_secs(20);
+    let sent = Instant::now();
+    let timer = call(
+        &mut c,
+        requests::send_message_v2(
+            &Message::new(topic, 0, "kept")
+                .with_property("TIMER_DELAY_SEC", &due_in.as_secs().to_string())
+                .with_property("color", "blue"),
+        ),
+    );
+    assert_eq!(timer.code, response::SUCCESS);
+    let timer_at = decode_offset_msg_id(&ext_str(&timer, "msgId")).unwrap();
+    // Three segments of filler: the first two expire at once.
+    let body = vec![b'f'; 512 * 1024];
+    for _ in 0..24 {
+        let r = call(
+            &mut c,
+            requests::send_message_v2(&Message::new(filler, 0, body.clone())),
+        );
+        assert_eq!(r.code, response::SUCCESS);
+    }
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let min = call(&mut c, requests::get_min_offset(filler, 0));
+        if ext_str(&min, "offset").parse::<i64>().unwrap() > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < end,
+            "retention deleted nothing within 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        sent.elapsed() < due_in,
+        "the segment must go while the timer is pending (took {:?})",
+        sent.elapsed()
+    );
+    let gone = call(
+        &mut c,
+        requests::view_message_by_id(timer_at.physical_offset),
+    );
+    assert_ne!(
+        gone.code,
+        response::SUCCESS,
+        "the timer's original record was deleted with its segment"
+    );
+    assert!(bodies(&mut c, topic, 0).is_empty(), "not delivered early");
+    let arrived = wait_for(&mut c, topic, 1, due_in + Duration::from_secs(40));
+    assert!(
+        arrived - sent >= due_in - Duration::from_millis(100),
+        "delivered early, after {:?}",
+        arrived - sent
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let resp = call(&mut c, Pull::new(GROUP, topic, 0, 0).max(64).build());
+    let got = decode_records(&resp.body).unwrap();
+    assert_eq!(got.len(), 1, "delivered exactly once");
+    assert_eq!(got[0].body, b"kept");
+    assert_eq!(got[0].property("color"), Some("blue"));
 }

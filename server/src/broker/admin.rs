@@ -215,6 +215,7 @@ struct ShardRuntime {
     cache: usize,
     timers_pending: u64,
     timers_delivered: u64,
+    timers_memory: u64,
     given_up: u64,
     puts: u64,
     gets: u64,
@@ -246,6 +247,7 @@ pub async fn runtime_info(
                     cache: s.store.tail_cache_bytes(),
                     timers_pending: t.pending() as u64,
                     timers_delivered: t.delivered,
+                    timers_memory: t.memory_bytes() as u64,
                     given_up: s.tx_given_up.get(),
                     puts: s.msgs_put.get(),
                     gets: s.msgs_got.get(),
@@ -321,6 +323,7 @@ pub async fn runtime_info(
         ("shards", shard.shards().to_string()),
         ("timerPending", sum(&|r| r.timers_pending).to_string()),
         ("timerDelivered", sum(&|r| r.timers_delivered).to_string()),
+        ("timerMemoryBytes", sum(&|r| r.timers_memory).to_string()),
         ("transactionCheckMaxTimes", sum(&|r| r.given_up).to_string()),
     ];
     let table = KVTable::from_java_hash_map(entries.into_iter().map(|(k, v)| (k.to_string(), v)));

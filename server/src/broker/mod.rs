@@ -21,6 +21,7 @@ pub mod shard;
 pub mod sql92;
 pub mod subscription;
 pub mod timer;
+pub mod timer_heap;
 pub mod topic_names;
 pub mod transaction;
 
@@ -93,6 +94,7 @@ fn store_config(cfg: &BrokerConfig, root: &StoreRoot, shards: u16) -> StoreConfi
         .filter_map(|h| h.trim().parse().ok())
         .collect();
     sc.disk_max_used_ratio = cfg.disk_max_used_space_ratio;
+    sc.retention_interval = Duration::from_millis(cfg.clean_resource_interval_ms);
     sc.max_body_bytes = cfg.max_message_size.max(1);
     if let Some(mib) = cfg.tail_cache_mib {
         sc.tail_cache_bytes = (mib.max(4) as u64) << 20;

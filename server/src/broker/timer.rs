@@ -6,8 +6,9 @@
 //! shard that owns its real queue, with `REAL_TOPIC` / `REAL_QID` and
 //! `TIMER_OUT_MS` (its delivery time, which the engine puts in the
 //! consume-queue unit's tags code). Each shard keeps its pending timers in
-//! a min-heap of (delivery time, queue offset, log offset): 24 bytes each,
-//! rebuilt at start from consume-queue units alone. Delivered timers are
+//! a min-heap of (delivery time, queue offset), 12 bytes each
+//! (`timer_heap.rs`), rebuilt at start from consume-queue units alone; a
+//! due round reads its records in queue order, neighbours in one read. Delivered timers are
 //! marked in a bitmap over queue offsets (one bit per timer above the lowest
 //! pending one), persisted every second and at shutdown in
 //! `config/timer-<shard>.bin`: a restart delivers nothing early and loses
@@ -18,18 +19,18 @@
 //! marked done), and the store's retention floor keeps the segment of the
 //! oldest pending timer until that happened.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ringmq_engine::{record, shard_of, LogOffset, MessageInput, QueueKey, QueueOffset};
+use ringmq_engine::{record, shard_of, MessageInput, QueueKey, QueueOffset};
 use ringmq_remoting::message::{property, MessageProperties};
 
 use super::metadata::now_ms;
 use super::shard::BrokerShard;
+use super::timer_heap::DueHeap;
 
 pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
 /// How far ahead a delivery time may be (the managed service's 40 days).
@@ -153,7 +154,7 @@ impl DoneBits {
 
 /// A shard's timers.
 pub struct TimerState {
-    heap: BinaryHeap<Reverse<(i64, u64, u64)>>,
+    heap: DueHeap,
     done: DoneBits,
     /// Queue offset up to which units were loaded into the heap.
     loaded_to: u64,
@@ -174,7 +175,7 @@ impl TimerState {
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
         Ok(TimerState {
-            heap: BinaryHeap::new(),
+            heap: DueHeap::new(now_ms()),
             loaded_to: done.base,
             done,
             path,
@@ -184,8 +185,15 @@ impl TimerState {
         })
     }
 
+    /// Timers in memory (rolled-forward copies count twice until the old
+    /// entry's time comes).
     pub fn pending(&self) -> usize {
         self.heap.len()
+    }
+
+    /// Bytes of memory the pending timers hold (heap and done bits).
+    pub fn memory_bytes(&self) -> usize {
+        self.heap.memory_bytes() + self.done.words.capacity() * 8
     }
 
     pub fn persist(&mut self) -> std::io::Result<()> {
@@ -211,17 +219,20 @@ pub fn start(shard: &Rc<BrokerShard>, stop: &Rc<super::Stop>) {
 async fn run(s: Rc<BrokerShard>, stop: Rc<super::Stop>) {
     let key = QueueKey::new(TIMER_TOPIC, timer_queue_of(s.id, s.shards()));
     let mut last_persist = std::time::Instant::now();
-    let mut last_roll = std::time::Instant::now();
+    // The first scan publishes the retention floor at once.
+    let mut last_roll: Option<std::time::Instant> = None;
     while !stop.is_set() {
         let arrivals = s.hold_on(&key);
         let arrival = arrivals.wait();
         if let Err(e) = load_new(&s, &key).await {
             tracing::warn!(error = %e, "timer queue read failed");
         }
-        deliver_due(&s).await;
-        if last_roll.elapsed() >= Duration::from_secs(5) {
-            last_roll = std::time::Instant::now();
-            roll_forward(&s, &key).await;
+        deliver_due(&s, &key).await;
+        if last_roll.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
+            last_roll = Some(std::time::Instant::now());
+            if let Err(e) = roll_forward(&s, &key).await {
+                tracing::warn!(error = %e, "timer roll-forward failed");
+            }
         }
         if last_persist.elapsed() >= Duration::from_secs(1) {
             last_persist = std::time::Instant::now();
@@ -229,7 +240,7 @@ async fn run(s: Rc<BrokerShard>, stop: Rc<super::Stop>) {
                 tracing::error!(error = %e, "cannot persist timer state");
             }
         }
-        let next_due = s.timers.borrow().heap.peek().map(|Reverse((t, _, _))| *t);
+        let next_due = s.timers.borrow().heap.next_due();
         let nap = match next_due {
             Some(t) => Duration::from_millis((t - now_ms()).clamp(0, 1000) as u64),
             None => Duration::from_secs(1),
@@ -267,7 +278,12 @@ async fn load_new(s: &Rc<BrokerShard>, key: &QueueKey) -> Result<(), String> {
         let mut next = from;
         for (off, log, _size, due) in &units {
             if !t.done.is_done(off.0) {
-                t.heap.push(Reverse((*due, off.0, log.0)));
+                t.heap.push(*due, off.0);
+                // Hold retention off a new timer until the next scan places
+                // the floor exactly.
+                if t.floor.get().is_none() {
+                    t.floor.set(Some(log.0));
+                }
             }
             next = off.0 + 1;
         }
@@ -279,62 +295,73 @@ async fn load_new(s: &Rc<BrokerShard>, key: &QueueKey) -> Result<(), String> {
     }
 }
 
-/// A due timer: (queue offset, log offset, the message to re-put).
-type DueTimer = (u64, u64, MessageInput);
-
 /// Re-puts every timer that is due, a round at a time.
-async fn deliver_due(s: &Rc<BrokerShard>) {
+async fn deliver_due(s: &Rc<BrokerShard>, key: &QueueKey) {
     loop {
         let now = now_ms();
-        let due: Vec<(i64, u64, u64)> = {
+        let mut due: Vec<QueueOffset> = {
             let mut t = s.timers.borrow_mut();
             let mut v = Vec::new();
             while v.len() < ROUND {
-                match t.heap.peek() {
-                    Some(Reverse((at, _, _))) if *at <= now => {
-                        let Reverse(e) = t.heap.pop().expect("peeked");
-                        v.push(e);
-                    }
-                    _ => break,
+                let Some((_, off)) = t.heap.pop_due(now) else {
+                    break;
+                };
+                // Rolled-forward originals are marked done and skipped here.
+                if !t.done.is_done(off) {
+                    v.push(QueueOffset(off));
                 }
             }
             v
         };
         if due.is_empty() {
+            if s.timers.borrow().heap.next_due().is_some_and(|t| t <= now) {
+                continue; // a round of stale entries only
+            }
             return;
         }
-        // Group by real queue: one append (and one mesh call) per queue.
-        let mut by_queue: HashMap<(String, u32), Vec<DueTimer>> = HashMap::new();
-        let mut retry = Vec::new();
-        for (n, (_, off, log)) in due.into_iter().enumerate() {
-            // Let held pulls and sends run between reads: a burst of due
-            // timers must not hold the shard for a whole time slice.
-            if n % 256 == 255 {
-                futures_lite::future::yield_now().await;
+        // Queue order: neighbouring records come back from one log read.
+        due.sort_unstable();
+        due.dedup();
+        let records = match s.store.read_queue_records(key, &due).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "timer records unreadable; retrying in 1 s");
+                let again = now_ms() + 1000;
+                let mut t = s.timers.borrow_mut();
+                for off in due {
+                    t.heap.push(again, off.0);
+                }
+                return;
             }
-            match s.store.read_record(LogOffset(log)).await {
-                Ok(rec) => match real_message(&rec) {
+        };
+        // Group by real queue: one append (and one mesh call) per queue.
+        let mut by_queue: HashMap<(String, u32), Vec<(u64, MessageInput)>> = HashMap::new();
+        for (off, rec) in due.iter().zip(records) {
+            match rec {
+                // The unit's own time rules: a timer is never delivered early.
+                Some((at, _)) if at > now => s.timers.borrow_mut().heap.push(at, off.0),
+                Some((_, rec)) => match real_message(&rec) {
                     Some(m) => by_queue
                         .entry((m.topic.clone(), m.queue_id))
                         .or_default()
-                        .push((off, log, m)),
+                        .push((off.0, m)),
                     None => {
                         tracing::error!(
-                            offset = off,
+                            offset = off.0,
                             "timer record without REAL_TOPIC/REAL_QID dropped"
                         );
-                        mark_done(s, off);
+                        mark_done(s, off.0);
                     }
                 },
-                Err(e) => {
-                    tracing::warn!(offset = off, error = %e, "timer record unreadable; retrying");
-                    retry.push((off, log));
+                None => {
+                    tracing::error!(offset = off.0, "timer record missing; dropped");
+                    mark_done(s, off.0);
                 }
             }
         }
+        let mut retry = Vec::new();
         for ((topic, qid), batch) in by_queue {
-            let ids: Vec<(u64, u64)> = batch.iter().map(|(o, l, _)| (*o, *l)).collect();
-            let inputs: Vec<MessageInput> = batch.into_iter().map(|(_, _, m)| m).collect();
+            let (ids, inputs): (Vec<u64>, Vec<MessageInput>) = batch.into_iter().unzip();
             let owner = s.owner_of(&topic, qid);
             let put = s
                 .on_owner(owner, move |o| async move {
@@ -344,10 +371,9 @@ async fn deliver_due(s: &Rc<BrokerShard>) {
                     Ok::<(), ringmq_engine::StoreError>(())
                 })
                 .await;
-            futures_lite::future::yield_now().await;
             match put {
                 Some(Ok(())) => {
-                    for (off, _) in &ids {
+                    for off in &ids {
                         mark_done(s, *off);
                     }
                     s.timers.borrow_mut().delivered += ids.len() as u64;
@@ -359,13 +385,15 @@ async fn deliver_due(s: &Rc<BrokerShard>) {
                     retry.extend(ids);
                 }
             }
+            // Let held pulls and sends run between queues of a burst.
+            glommio::yield_if_needed().await;
         }
         if !retry.is_empty() {
             // Retried a second later; a partial batch may repeat (at least once).
             let again = now_ms() + 1000;
             let mut t = s.timers.borrow_mut();
-            for (off, log) in retry {
-                t.heap.push(Reverse((again, off, log)));
+            for off in retry {
+                t.heap.push(again, off);
             }
         }
         glommio::yield_if_needed().await;
@@ -401,30 +429,70 @@ fn real_message(rec: &[u8]) -> Option<MessageInput> {
     })
 }
 
-/// Re-writes pending timers that sit where retention will cut, and
-/// publishes the lowest pending log offset as the retention floor.
-async fn roll_forward(s: &Rc<BrokerShard>, key: &QueueKey) {
+/// Walks the pending timers in queue (hence log) order from the lowest:
+/// those whose record sits where retention will cut are re-written at the
+/// log's end (the copy is loaded by the next scan, the original marked
+/// done), and the first one past the cut becomes the retention floor.
+async fn roll_forward(s: &Rc<BrokerShard>, key: &QueueKey) -> Result<(), String> {
     let horizon = s.store.retention_horizon().ok().flatten();
-    let doomed: Vec<(i64, u64, u64)> = {
-        let t = s.timers.borrow();
-        match horizon {
-            Some(h) => t
-                .heap
-                .iter()
-                .map(|Reverse(e)| *e)
-                .filter(|(_, _, log)| *log < h)
-                .collect(),
-            None => Vec::new(),
-        }
+    let (mut from, loaded) = {
+        let mut t = s.timers.borrow_mut();
+        t.done.compact();
+        (t.done.base.max(s.store.min_offset(key).0), t.loaded_to)
     };
-    for (_, off, log) in doomed {
-        let Ok(rec) = s.store.read_record(LogOffset(log)).await else {
+    let mut floor = None;
+    'scan: while from < loaded {
+        let n = ((loaded - from) as usize).min(1024);
+        let units = s
+            .store
+            .queue_units(key, QueueOffset(from), n)
+            .await
+            .map_err(|e| e.to_string())?;
+        if units.is_empty() {
+            from += n as u64; // deleted already: nothing pending there
             continue;
-        };
+        }
+        let mut doomed = Vec::new();
+        for (off, log, _, _) in &units {
+            from = off.0 + 1;
+            if off.0 >= loaded || s.timers.borrow().done.is_done(off.0) {
+                continue;
+            }
+            match horizon {
+                Some(h) if log.0 < h => doomed.push(*off),
+                _ => {
+                    floor = Some(log.0);
+                    break;
+                }
+            }
+        }
+        if !doomed.is_empty() {
+            roll(s, key, &doomed).await?;
+        }
+        if floor.is_some() {
+            break 'scan;
+        }
+    }
+    s.timers.borrow().floor.set(floor);
+    Ok(())
+}
+
+/// Re-writes the timers at `offs` at the end of the timer queue.
+async fn roll(s: &Rc<BrokerShard>, key: &QueueKey, offs: &[QueueOffset]) -> Result<(), String> {
+    let records = s
+        .store
+        .read_queue_records(key, offs)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut copies = Vec::with_capacity(offs.len());
+    let mut ids = Vec::with_capacity(offs.len());
+    for (off, rec) in offs.iter().zip(records) {
+        let Some((_, rec)) = rec else { continue };
         let Ok(v) = record::decode(&rec, false) else {
             continue;
         };
-        let copy = MessageInput {
+        ids.push(off.0);
+        copies.push(MessageInput {
             topic: key.topic.clone(),
             queue_id: key.queue_id,
             flag: v.flag,
@@ -436,18 +504,19 @@ async fn roll_forward(s: &Rc<BrokerShard>, key: &QueueKey) {
             store_host: v.store_host,
             reconsume_times: v.reconsume_times,
             prepared_transaction_offset: 0,
-        };
-        if s.store.append(std::slice::from_ref(&copy)).await.is_ok() {
-            // The copy is loaded by the next scan; the old one is done.
-            let mut t = s.timers.borrow_mut();
-            t.heap.retain(|Reverse((_, o, _))| *o != off);
-            t.done.mark(off);
-            t.dirty = true;
+        });
+    }
+    for (chunk, chunk_ids) in copies
+        .chunks(ringmq_engine::limits::MAX_BATCH_MESSAGES)
+        .zip(ids.chunks(ringmq_engine::limits::MAX_BATCH_MESSAGES))
+    {
+        s.store.append(chunk).await.map_err(|e| e.to_string())?;
+        // The copies are loaded by the next scan; the originals are done.
+        for off in chunk_ids {
+            mark_done(s, *off);
         }
     }
-    let t = s.timers.borrow();
-    t.floor
-        .set(t.heap.iter().map(|Reverse((_, _, log))| *log).min());
+    Ok(())
 }
 
 #[cfg(test)]
