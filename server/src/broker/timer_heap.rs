@@ -57,6 +57,17 @@ impl DueHeap {
             .push(Reverse((rel, (off >> 32) as u32, off as u32)));
     }
 
+    /// Returns the heap's spare room to the allocator once most of it is
+    /// unused (after a burst was delivered); true if it did.
+    pub fn shrink_if_sparse(&mut self) -> bool {
+        let (len, cap) = (self.heap.len(), self.heap.capacity());
+        if cap >= 1 << 16 && len < cap / 4 {
+            self.heap.shrink_to(len * 2);
+            return true;
+        }
+        false
+    }
+
     /// Delivery time of the earliest timer.
     pub fn next_due(&self) -> Option<i64> {
         self.heap.peek().map(|Reverse(e)| self.base + e.0 as i64)
@@ -102,6 +113,21 @@ mod tests {
     #[test]
     fn entries_are_twelve_bytes() {
         assert_eq!(std::mem::size_of::<Reverse<Entry>>(), 12);
+    }
+
+    #[test]
+    fn a_drained_heap_gives_its_room_back() {
+        let mut h = DueHeap::new(0);
+        for off in 0..200_000 {
+            h.push(off as i64, off);
+        }
+        assert!(!h.shrink_if_sparse(), "full: nothing to give back");
+        while h.len() > 10_000 {
+            h.pop_due(i64::MAX);
+        }
+        assert!(h.shrink_if_sparse());
+        assert!(h.memory_bytes() <= 20_000 * 12);
+        assert_eq!(h.pop_due(i64::MAX), Some((190_000, 190_000)), "order kept");
     }
 
     #[test]

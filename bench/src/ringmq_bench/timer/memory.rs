@@ -153,6 +153,9 @@ pub(super) fn run(args: &TimerArgs, n: u64, target: &Target, config: &ConnConfig
     let before = rss(pid)?;
     let pending_before = runtime_sum(&mut info, "timerPending")?.unwrap_or(0);
     let cache_before = runtime_sum(&mut info, "tailCacheBytes")?;
+    // The broker's own count of what its timer heaps and done bits hold
+    // (ringmq's `timerMemoryBytes`), next to the RSS it shows up in.
+    let heap_before = runtime_sum(&mut info, "timerMemoryBytes")?;
     let ahead_ms = (args.ahead_days * 86_400_000.0) as i64;
     let due = if args.plain {
         Due::Never
@@ -223,7 +226,11 @@ pub(super) fn run(args: &TimerArgs, n: u64, target: &Target, config: &ConnConfig
     }
     let after = points.last().expect("the first point is the start").1;
     let cache_after = runtime_sum(&mut info, "tailCacheBytes")?;
+    let heap_after = runtime_sum(&mut info, "timerMemoryBytes")?;
     let added = pending.saturating_sub(pending_before);
+    let heap_per_timer = heap_after
+        .zip(heap_before)
+        .map(|(a, b)| (a as f64 - b as f64) / added.max(1) as f64);
     let per = |kib_before: u64, kib_after: u64| {
         (kib_after as f64 - kib_before as f64) * 1024.0 / ok.max(1) as f64
     };
@@ -269,6 +276,8 @@ pub(super) fn run(args: &TimerArgs, n: u64, target: &Target, config: &ConnConfig
                 "rss_anon_mib_per_million": round3(mib_per_million(per_anon)),
                 "rss_slope_bytes_per_msg": slope_rss.map(round3),
                 "rss_anon_slope_bytes_per_msg": slope_anon.map(round3),
+                "timer_memory_before_bytes": heap_before, "timer_memory_after_bytes": heap_after,
+                "timer_memory_bytes_per_timer": heap_per_timer.map(round3),
             })
         );
     } else {
@@ -287,6 +296,11 @@ pub(super) fn run(args: &TimerArgs, n: u64, target: &Target, config: &ConnConfig
             mib_per_million(per_anon),
             cache_delta.unwrap_or(0)
         );
+        if let (Some(a), Some(b), Some(per)) = (heap_before, heap_after, heap_per_timer) {
+            println!(
+                "[Memory] broker timer structures (timerMemoryBytes): {a} -> {b} bytes ({per:.1} bytes per pending timer)"
+            );
+        }
         if let (Some(a), Some(b)) = (slope_rss, slope_anon) {
             println!(
                 "[Memory] least-squares slope over the {} readings: VmRSS {a:.1} bytes per message ({:.1} MiB per million), RssAnon {b:.1} bytes per message",
