@@ -44,6 +44,10 @@ pub mod code {
     pub const GET_CONSUMER_LIST_BY_GROUP: i32 = 38;
     /// NOTIFY_CONSUMER_IDS_CHANGED (broker → client, oneway).
     pub const NOTIFY_CONSUMER_IDS_CHANGED: i32 = 40;
+    /// LOCK_BATCH_MQ.
+    pub const LOCK_BATCH_MQ: i32 = 41;
+    /// UNLOCK_BATCH_MQ.
+    pub const UNLOCK_BATCH_MQ: i32 = 42;
     /// GET_ROUTEINFO_BY_TOPIC.
     pub const GET_ROUTEINFO_BY_TOPIC: i32 = 105;
     /// GET_BROKER_CLUSTER_INFO.
@@ -500,4 +504,30 @@ pub fn view_message_by_id(physical_offset: i64) -> RemotingCommand {
         code::VIEW_MESSAGE_BY_ID,
         &[("offset", physical_offset.to_string())],
     )
+}
+
+/// LOCK_BATCH_MQ (41) or UNLOCK_BATCH_MQ (42) for queues `queues` of
+/// `topic` on broker `broker_name`, in the JSON body Java sends.
+pub fn lock_batch(
+    code: i32,
+    group: &str,
+    client_id: &str,
+    broker_name: &str,
+    topic: &str,
+    queues: impl IntoIterator<Item = i32>,
+) -> RemotingCommand {
+    let mq_set: Vec<serde_json::Value> = queues
+        .into_iter()
+        .map(|q| serde_json::json!({"topic": topic, "brokerName": broker_name, "queueId": q}))
+        .collect();
+    let mut cmd = request(code);
+    cmd.body = serde_json::to_vec(&serde_json::json!({
+        "consumerGroup": group,
+        "clientId": client_id,
+        "onlyThisBroker": false,
+        "mqSet": mq_set,
+    }))
+    .expect("json")
+    .into();
+    cmd
 }

@@ -69,6 +69,10 @@ pub struct BrokerConfig {
     pub transaction_check_max: u32,
     /// `messageDelayLevel`.
     pub message_delay_level: String,
+    /// How long an ordered consumer's queue lock lives without renewal
+    /// (Apache: the system property `rocketmq.broker.rebalance.lockMaxLiveTime`,
+    /// 60 s; here the key `rebalanceLockMaxLiveTime`, ms).
+    pub rebalance_lock_max_live_ms: u64,
     // ringmq's own.
     pub shards: Option<u16>,
     pub cpus: Vec<usize>,
@@ -122,6 +126,7 @@ impl Default for BrokerConfig {
             transaction_check_max: 15,
             message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
                 .into(),
+            rebalance_lock_max_live_ms: 60_000,
             shards: None,
             cpus: Vec::new(),
             tail_cache_mib: None,
@@ -215,6 +220,9 @@ impl BrokerConfig {
             "transactionTimeOut" => self.transaction_timeout_ms = num("ms")?,
             "transactionCheckMax" => self.transaction_check_max = num("a count")? as u32,
             "messageDelayLevel" => self.message_delay_level = v.into(),
+            "rebalanceLockMaxLiveTime" | "rocketmq.broker.rebalance.lockMaxLiveTime" => {
+                self.rebalance_lock_max_live_ms = num("ms")?.max(1)
+            }
             "shards" => self.shards = Some(num("a shard count")?.clamp(1, 64) as u16),
             "cpus" => {
                 self.cpus = v

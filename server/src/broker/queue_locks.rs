@@ -1,10 +1,11 @@
 //! Ordered consumption: LOCK_BATCH_MQ / UNLOCK_BATCH_MQ (reference §9.4).
 //!
-//! The lock table of a group lives on the group's owner shard, next to its
-//! membership: one hop for a whole batch of queues. A lock is held by a
-//! client id and expires 60 s after its last renewal
-//! (`rocketmq.broker.rebalance.lockMaxLiveTime`); orderly consumers renew
-//! every 20 s.
+//! A (group, queue) lock lives on the shard that owns the queue, with the
+//! rest of the queue's state; a batch is split by owner shard, one mesh hop
+//! per shard that owns some of its queues. A lock is held by a client id
+//! and expires 60 s after its last renewal (`rebalanceLockMaxLiveTime`,
+//! Apache's `rocketmq.broker.rebalance.lockMaxLiveTime`); orderly consumers
+//! renew every 20 s.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -19,9 +20,6 @@ use ringmq_remoting::{RemotingCommand, ResponseCode};
 use super::shard::BrokerShard;
 use crate::net::conn::reply;
 use crate::net::Connection;
-
-/// Apache's broker-side lock lifetime.
-pub const LOCK_MAX_LIVE: Duration = Duration::from_secs(60);
 
 struct Lock {
     client_id: String,
@@ -42,13 +40,14 @@ impl LockTable {
         client: &str,
         mqs: Vec<MessageQueue>,
         now: Instant,
+        max_live: Duration,
     ) -> Vec<MessageQueue> {
         let table = self.groups.entry(group.to_string()).or_default();
         let mut held = Vec::new();
         for mq in mqs {
             let ok = match table.get(&mq) {
                 None => true,
-                Some(l) => l.client_id == client || now.duration_since(l.renewed) > LOCK_MAX_LIVE,
+                Some(l) => l.client_id == client || now.duration_since(l.renewed) > max_live,
             };
             if ok {
                 table.insert(
@@ -79,6 +78,19 @@ impl LockTable {
     }
 }
 
+/// The queues of a batch grouped by the shard that owns each.
+fn by_owner(shard: &BrokerShard, mqs: Vec<MessageQueue>) -> Vec<(u16, Vec<MessageQueue>)> {
+    let mut out: Vec<(u16, Vec<MessageQueue>)> = Vec::new();
+    for mq in mqs {
+        let owner = shard.owner_of(&mq.topic, mq.queue_id.max(0) as u32);
+        match out.iter_mut().find(|(o, _)| *o == owner) {
+            Some((_, v)) => v.push(mq),
+            None => out.push((owner, vec![mq])),
+        }
+    }
+    out
+}
+
 /// LOCK_BATCH_MQ (41).
 pub async fn lock_batch(
     shard: Rc<BrokerShard>,
@@ -89,18 +101,20 @@ pub async fn lock_batch(
         Ok(b) => b,
         Err(e) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
     };
-    let owner = shard.group_owner(&body.consumer_group);
-    let held = shard
-        .on_owner(owner, move |s| async move {
-            s.locks.borrow_mut().lock(
-                &body.consumer_group,
-                &body.client_id,
-                body.mq_set,
-                Instant::now(),
-            )
-        })
-        .await
-        .unwrap_or_default();
+    let mut held = Vec::new();
+    for (owner, mqs) in by_owner(&shard, body.mq_set) {
+        let (group, client) = (body.consumer_group.clone(), body.client_id.clone());
+        let got = shard
+            .on_owner(owner, move |s| async move {
+                let max_live = Duration::from_millis(s.cfg.rebalance_lock_max_live_ms);
+                s.locks
+                    .borrow_mut()
+                    .lock(&group, &client, mqs, Instant::now(), max_live)
+            })
+            .await;
+        // A shard that cannot answer locks nothing: the client retries.
+        held.extend(got.unwrap_or_default());
+    }
     let resp = LockBatchResponseBody {
         lock_ok_mq_set: held,
     };
@@ -120,14 +134,14 @@ pub async fn unlock_batch(
                 .then(|| reply(&req, ResponseCode::SystemError, e.to_string()))
         }
     };
-    let owner = shard.group_owner(&body.consumer_group);
-    shard
-        .on_owner(owner, move |s| async move {
-            s.locks
-                .borrow_mut()
-                .unlock(&body.consumer_group, &body.client_id, &body.mq_set)
-        })
-        .await;
+    for (owner, mqs) in by_owner(&shard, body.mq_set) {
+        let (group, client) = (body.consumer_group.clone(), body.client_id.clone());
+        shard
+            .on_owner(owner, move |s| async move {
+                s.locks.borrow_mut().unlock(&group, &client, &mqs)
+            })
+            .await;
+    }
     (!req.is_oneway()).then(|| RemotingCommand::response_to(&req, ResponseCode::Success, None))
 }
 
@@ -141,21 +155,28 @@ mod tests {
 
     #[test]
     fn locks_are_exclusive_until_they_expire() {
+        const LIVE: Duration = Duration::from_secs(60);
         let mut t = LockTable::default();
         let now = Instant::now();
         assert_eq!(
-            t.lock("g", "c1", vec![mq(0), mq(1)], now),
+            t.lock("g", "c1", vec![mq(0), mq(1)], now, LIVE),
             vec![mq(0), mq(1)]
         );
         // Another client gets only what is free.
-        assert_eq!(t.lock("g", "c2", vec![mq(1), mq(2)], now), vec![mq(2)]);
+        assert_eq!(
+            t.lock("g", "c2", vec![mq(1), mq(2)], now, LIVE),
+            vec![mq(2)]
+        );
         // The holder renews.
-        assert_eq!(t.lock("g", "c1", vec![mq(1)], now), vec![mq(1)]);
+        assert_eq!(t.lock("g", "c1", vec![mq(1)], now, LIVE), vec![mq(1)]);
         // Expired locks go to whoever asks.
-        let later = now + LOCK_MAX_LIVE + Duration::from_secs(1);
-        assert_eq!(t.lock("g", "c2", vec![mq(0)], later), vec![mq(0)]);
+        let later = now + LIVE + Duration::from_secs(1);
+        assert_eq!(t.lock("g", "c2", vec![mq(0)], later, LIVE), vec![mq(0)]);
         // Unlock releases only one's own.
         t.unlock("g", "c1", &[mq(0), mq(1)]);
-        assert_eq!(t.lock("g", "c3", vec![mq(0), mq(1)], later), vec![mq(1)]);
+        assert_eq!(
+            t.lock("g", "c3", vec![mq(0), mq(1)], later, LIVE),
+            vec![mq(1)]
+        );
     }
 }
