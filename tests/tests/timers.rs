@@ -214,7 +214,7 @@ fn a_pending_timer_survives_retention_of_its_segment() {
         ),
     );
     assert_eq!(timer.code, response::SUCCESS);
-    let timer_at = decode_offset_msg_id(&ext_str(&timer, "msgId")).unwrap();
+    let timer_at = decode_offset_msg_id(ext_str(&timer, "msgId")).unwrap();
     // Three segments of filler: the first two expire at once.
     let body = vec![b'f'; 512 * 1024];
     for _ in 0..24 {
