@@ -224,15 +224,12 @@ async fn run(s: Rc<BrokerShard>, stop: Rc<super::Stop>) {
     while !stop.is_set() {
         let arrivals = s.hold_on(&key);
         let arrival = arrivals.wait();
-        let room = s.timers.borrow().heap.memory_bytes();
         if let Err(e) = load_new(&s, &key).await {
             tracing::warn!(error = %e, "timer queue read failed");
         }
         deliver_due(&s, &key).await;
-        let shrunk = s.timers.borrow_mut().heap.shrink_if_sparse();
-        if shrunk || s.timers.borrow().heap.memory_bytes() > room {
-            release_freed_memory();
-        }
+        // After a burst, give the heap's spare room back.
+        s.timers.borrow_mut().heap.shrink_if_sparse();
         if last_roll.is_none_or(|t| t.elapsed() >= Duration::from_secs(5)) {
             last_roll = Some(std::time::Instant::now());
             if let Err(e) = roll_forward(&s, &key).await {
@@ -402,17 +399,6 @@ async fn deliver_due(s: &Rc<BrokerShard>, key: &QueueKey) {
             }
         }
         glommio::yield_if_needed().await;
-    }
-}
-
-/// The heap grows and shrinks by whole-buffer copies of up to hundreds of
-/// MiB; the allocator keeps the old buffer's pages unless told, and a
-/// pending timer would then cost its entry two or three times over.
-fn release_freed_memory() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: malloc_trim only returns free pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
