@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/compare.sh [--duration SECS] [--json] [--threads W] [--size BYTES]
-#                  [--tps RATE] [--skip-peer]
+#                  [--tps RATE] [--skip-peer] [--skip-ringmq]
 #
 # Measures ringmq and the rocketmq-rust 1.0.0 broker (the comparison point of
 # issue #4) the same way, in one run, on this machine: for each broker, start
@@ -20,7 +20,7 @@
 # are installed on first use with `cargo install --root $RINGMQ_BENCH_CACHE`
 # (default ~/.cache/ringmq-bench, outside the repository; about 30 minutes of
 # both cores), then reused. --skip-peer (or RINGMQ_BENCH_SKIP_PEER=1) leaves
-# them out.
+# them out; --skip-ringmq runs the peer rows only.
 #
 # Output: a table, or with --json one JSON object per row with the fields
 # broker, produce_tps, consume_tps, send_p50_us, send_p99_us, send_p999_us,
@@ -36,6 +36,7 @@ THREADS=64
 SIZE=1024
 TPS=""
 SKIP_PEER=${RINGMQ_BENCH_SKIP_PEER:-0}
+SKIP_RINGMQ=0
 QUEUES=8
 # Not "BenchmarkTest": Apache brokers (and ringmq) reserve that name as a
 # system topic with 1024 queues and refuse to create it.
@@ -51,6 +52,7 @@ while [ $# -gt 0 ]; do
         --size) SIZE=${2:?}; shift 2 ;;
         --tps) TPS=${2:?}; shift 2 ;;
         --skip-peer) SKIP_PEER=1; shift ;;
+        --skip-ringmq) SKIP_RINGMQ=1; shift ;;
         -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) usage ;;
     esac
@@ -128,13 +130,23 @@ wait_line() {
     log "timed out waiting for '$2' in $1:"; tail -n 20 "$1" >&2; return 1
 }
 
+# Waits until 127.0.0.1:$1 accepts connections, or fails after $2 seconds.
+wait_port() {
+    local i
+    for i in $(seq 1 $(( $2 * 10 ))); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    log "timed out waiting for port $1"; return 1
+}
+
 # run_load NAME BROKER_PID NAMESRV TOOL_CPUS: topic, consumer + producer,
 # broker CPU and RSS; prints the row.
 run_load() {
     local name=$1 pid=$2 ns=$3 tool_cpus=$4
     local pin=()
     [ -n "$tool_cpus" ] && pin=(taskset -c "$tool_cpus")
-    "$BENCH" topic -n "$ns" -t "$TOPIC" --queues "$QUEUES" --wait 60 >&2
+    "$BENCH" topic -n "$ns" -t "$TOPIC" --queues "$QUEUES" --wait 60 >&2 || return 1
 
     local clog="$WORK/consumer.$RANDOM.json" plog="$WORK/producer.$RANDOM.json"
     "${pin[@]}" "$BENCH" consumer -n "$ns" -t "$TOPIC" -g benchmark_consumer --json \
@@ -214,6 +226,7 @@ run_peer() {
     ROCKETMQ_HOME="$home" taskset -c 0 "$CACHE/bin/rocketmq-namesrv-rust" --listenPort "$nsp" \
         --bindAddress 127.0.0.1 >"$dir.namesrv.log" 2>&1 &
     PIDS+=("$!")
+    wait_port "$nsp" 60 || { tail -n 30 "$dir.namesrv.log" >&2; return 1; }
     local batch_line=""
     [ "$micro_batch" = false ] && batch_line="commitLogMicroBatchEnabled = false"
     cat >"$dir/broker.toml" <<EOF
@@ -241,6 +254,7 @@ EOF
         >"$dir.broker.log" 2>&1 &
     local pid=$!
     PIDS+=("$pid")
+    wait_port "$bp" 60 || { tail -n 30 "$dir.broker.log" >&2; return 1; }
     # `ringmq-bench topic` waits (60 s) for the broker to register.
     run_load "$label" "$pid" "127.0.0.1:$nsp" 1 || { tail -n 30 "$dir.broker.log" >&2; return 1; }
     kill "$pid"; wait "$pid" 2>/dev/null || true
@@ -256,9 +270,12 @@ if [ "$JSON" = 0 ]; then
     echo "| broker | produce msg/s | consume msg/s | send p50 / p99 / p999 / max µs | broker CPU µs/msg | broker cores | RSS MiB | tool cores (producer + consumer) |"
     echo "|---|---|---|---|---|---|---|---|"
 fi
-run_ringmq "ringmq (broker CPU 0, tool CPU 1)" 1 --shards 1 --cpus 0
-run_ringmq "ringmq (unpinned, 2 shards)" "" --shards 2
+if [ "$SKIP_RINGMQ" != 1 ]; then
+    run_ringmq "ringmq (broker CPU 0, tool CPU 1)" 1 --shards 1 --cpus 0
+    run_ringmq "ringmq (unpinned, 2 shards)" "" --shards 2
+fi
 if [ "$SKIP_PEER" != 1 ]; then
-    run_peer "rocketmq-rust $PEER_VERSION (default)" true
-    run_peer "rocketmq-rust $PEER_VERSION (commitLogMicroBatchEnabled=false)" false
+    run_peer "rocketmq-rust $PEER_VERSION (default)" true || log "the peer row (default) failed"
+    run_peer "rocketmq-rust $PEER_VERSION (commitLogMicroBatchEnabled=false)" false \
+        || log "the peer row (commitLogMicroBatchEnabled=false) failed"
 fi
