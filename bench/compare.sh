@@ -214,6 +214,8 @@ run_ringmq() {
     wait_line "$dir.log" '^ringmq ready' 30
     run_load "$label" "$pid" "127.0.0.1:$nsp" "$tool_cpus"
     kill "$pid"; wait "$pid" 2>/dev/null || true
+    # A 60 s row stores ~10 GB; the next broker must not start on a full disk.
+    rm -rf "$dir"
 }
 
 run_peer() {
@@ -258,6 +260,7 @@ EOF
     # `ringmq-bench topic` waits (60 s) for the broker to register.
     run_load "$label" "$pid" "127.0.0.1:$nsp" 1 || { tail -n 30 "$dir.broker.log" >&2; return 1; }
     kill "$pid"; wait "$pid" 2>/dev/null || true
+    rm -rf "$dir/store"
 }
 
 build

@@ -115,12 +115,14 @@ pub async fn send_back(
         props.insert(property::DELAY, level.to_string());
         (retry, rand::random_range(0..t.write_queue_nums.max(1)))
     };
-    if props.get(property::ORIGIN_MESSAGE_ID).is_none() {
-        let origin = h
-            .origin_msg_id
-            .clone()
-            .filter(|id| !id.is_empty())
-            .unwrap_or_else(|| OffsetMsgId::new(v.store_host, v.physical_offset).encode());
+    // As 4.9.7: the stored record's own ORIGIN_MESSAGE_ID (a retry of a
+    // retry), else its offset msgId; the header's originMsgId is not used
+    // (Java clients send the unique key there).
+    if props
+        .get(property::ORIGIN_MESSAGE_ID)
+        .is_none_or(|id| id.trim().is_empty())
+    {
+        let origin = OffsetMsgId::new(v.store_host, v.physical_offset).encode();
         props.insert(property::ORIGIN_MESSAGE_ID, origin);
     }
     props.insert(property::WAIT, "false");

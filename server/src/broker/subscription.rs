@@ -46,9 +46,11 @@ impl TagFilter {
     }
 
     /// From a heartbeat subscription: its codeSet is authoritative when
-    /// given, as Apache filters by it.
+    /// given, as Apache filters by it. Only TAG subscriptions filter by
+    /// tags code; an SQL92 one passes every unit to its expression.
     pub fn from_subscription(sub: &SubscriptionData) -> TagFilter {
-        if sub.sub_string.trim() == "*" || sub.sub_string.trim().is_empty() {
+        let is_tag = sub.expression_type.is_empty() || sub.expression_type == "TAG";
+        if !is_tag || sub.sub_string.trim() == "*" || sub.sub_string.trim().is_empty() {
             return TagFilter::all();
         }
         if sub.code_set.is_empty() {
@@ -96,5 +98,24 @@ mod tests {
         // Sign-extended codes compare as i32.
         let neg = java_string_hash("TopicTest#KEY1");
         assert!(TagFilter::parse("TopicTest#KEY1").matches(neg as i64));
+    }
+
+    #[test]
+    fn heartbeat_subscriptions_filter_by_tag_only_when_they_are_tag() {
+        let sub = |ty: &str, expr: &str, codes: Vec<i32>| SubscriptionData {
+            class_filter_mode: false,
+            code_set: codes,
+            expression_type: ty.to_owned(),
+            sub_string: expr.to_owned(),
+            sub_version: 1,
+            tags_set: Vec::new(),
+            topic: "T".to_owned(),
+        };
+        let a = java_string_hash("TagA");
+        let tag = TagFilter::from_subscription(&sub("TAG", "TagA", vec![a]));
+        assert!(tag.matches(a as i64) && !tag.matches(7));
+        // SQL92: every unit goes on to the expression, whatever its tag.
+        let sql = TagFilter::from_subscription(&sub("SQL92", "a BETWEEN 3 AND 6", vec![]));
+        assert!(sql.matches(7) && sql.matches(a as i64));
     }
 }
