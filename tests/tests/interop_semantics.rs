@@ -25,6 +25,9 @@ use interop::{
     compare, create_topic, make_message, serial, wait_for_route, wait_until, ClientEnv, Collector,
     Expected, Got, DELIVERY_TIMEOUT, ID_PROP, SEND_TIMEOUT_MS,
 };
+use ringmq_tests::records::decode_records;
+use ringmq_tests::remoting_client::RemotingClient;
+use ringmq_tests::requests;
 use ringmq_tests::server::{Ringmq, ServeOptions};
 use rocketmq_client_rust::{
     ClientResult, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, ConsumeOrderlyContext,
@@ -1253,6 +1256,32 @@ fn traced_send_publishes_a_trace_record() {
     assert!(
         body.contains(&offset_id),
         "the trace record does not name the offsetMsgId {offset_id}: {body:?}"
+    );
+    // Trace records are found by key (the client keys them by msgId), as
+    // the console's trace view asks: QUERY_MESSAGE on the trace topic.
+    let keys = record.props.get("KEYS").cloned().unwrap_or_default();
+    assert!(
+        keys.split(' ').any(|k| k == msg_id),
+        "the trace record is not keyed by msgId {msg_id}: KEYS={keys:?}"
+    );
+    let mut admin = RemotingClient::connect(broker.broker).expect("connect to the broker");
+    let resp = admin
+        .invoke(
+            requests::query_message(TRACE_TOPIC, &msg_id, 0, i64::MAX, false),
+            Duration::from_secs(30),
+        )
+        .expect("QUERY_MESSAGE");
+    assert_eq!(
+        resp.code, 0,
+        "QUERY_MESSAGE on {TRACE_TOPIC}: {:?}",
+        resp.remark
+    );
+    let found = decode_records(&resp.body).expect("stored records");
+    assert!(
+        found
+            .iter()
+            .any(|m| m.topic == TRACE_TOPIC && String::from_utf8_lossy(&m.body).contains(&msg_id)),
+        "QUERY_MESSAGE by key {msg_id} did not return the trace record"
     );
     env.block_on(producer.shutdown());
     env.shutdown();
