@@ -29,6 +29,11 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use glommio::io::DmaFile;
 use hdrhistogram::Histogram;
+
+/// The allocator the `ringmq` binary runs with, so the engine is measured
+/// as it runs there.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use ringmq_engine::shard::run_shards;
 use ringmq_engine::{shard_of, FlushMode, MessageInput, ShardEnv, ShardStore, StoreConfig};
 
