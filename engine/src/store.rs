@@ -148,6 +148,10 @@ struct Inner {
     env: ShardEnv,
     st: RefCell<State>,
     flush_kick: Notify,
+    /// Log position at which appenders last gave the reactor a turn, and
+    /// whether a turn is being taken now (see `append`).
+    reactor_turn_at: Cell<u64>,
+    reactor_turn_armed: Cell<bool>,
     progress: Broadcast,
     waiters: RefCell<VecDeque<DurableWaiter>>,
     unsynced: RefCell<Vec<Rc<dyn SegmentFile>>>,
@@ -339,6 +343,8 @@ impl ShardStore {
                 scratch: Vec::new(),
             }),
             flush_kick: Notify::default(),
+            reactor_turn_at: Cell::new(0),
+            reactor_turn_armed: Cell::new(false),
             progress: Broadcast::default(),
             waiters: RefCell::new(VecDeque::new()),
             unsynced: RefCell::new(Vec::new()),
@@ -699,12 +705,34 @@ impl ShardStore {
         let (result, end) = self.append_now(msgs, &prepared, total)?;
         match self.inner.cfg.flush_mode {
             FlushMode::Async => {
-                let dirty = {
+                let (pos, dirty) = {
                     let s = self.inner.st.borrow();
-                    (s.log.area.write_pos() - s.log.area.written_pos()) as usize
+                    let pos = s.log.area.write_pos();
+                    (pos, (pos - s.log.area.written_pos()) as usize)
                 };
                 if dirty >= self.inner.cfg.flush_threshold_bytes {
                     self.inner.flush_kick.notify();
+                    // glommio hands queued I/O to the kernel (and reaps
+                    // completions) only when every task of the shard is
+                    // pending or its task queue is preempted (100 ms). Appends
+                    // that find room never wait, so under load the flusher's
+                    // writes would sit queued while appends fill the cache,
+                    // and the disk would idle. Once per chunk of appended
+                    // bytes, every appender waits one reactor turn: the
+                    // writes go out and the appends go on while they run.
+                    let inner = &self.inner;
+                    if !inner.reactor_turn_armed.get()
+                        && pos - inner.reactor_turn_at.get()
+                            >= inner.cfg.commitlog_chunk_bytes as u64
+                    {
+                        inner.reactor_turn_armed.set(true);
+                        inner.reactor_turn_at.set(pos);
+                    }
+                    if inner.reactor_turn_armed.get() {
+                        // A timer fires only from the reactor's poll.
+                        glommio::timer::sleep(std::time::Duration::from_micros(1)).await;
+                        inner.reactor_turn_armed.set(false);
+                    }
                 }
             }
             FlushMode::Sync => {
