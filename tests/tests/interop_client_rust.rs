@@ -16,17 +16,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use interop::{
-    committed_offsets, compare, create_topic, make_message, push_consumer, serial, wait_until,
-    ClientEnv, Collector, Expected, Got, DELIVERY_TIMEOUT, SEND_TIMEOUT_MS,
+    broker_addrs, committed_offsets, compare, create_topic, env_with_topic, make_message,
+    queues_of_order_key, send_to_key_queue, serial, shutdown_producer, wait_until, ClientEnv,
+    Collector, Expected, Got, PushSpec, DELIVERY_TIMEOUT, SEND_TIMEOUT_MS,
 };
 use ringmq_tests::server::Ringmq;
 #[allow(deprecated)] // the classic pull consumer is tested on purpose
 use rocketmq_client_rust::{
-    ClientOptions, DefaultLitePullConsumer, DefaultMQPullConsumer, SendStatus,
+    ClientOptions, DefaultLitePullConsumer, DefaultLitePullConsumerBuilder, DefaultMQProducer,
+    DefaultMQPullConsumer, DefaultMQPushConsumer, SendStatus,
 };
 use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_queue::MessageQueue;
-use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::result::PullStatus;
 use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 
@@ -35,8 +36,19 @@ use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 /// wait).
 const SETTLE: Duration = Duration::from_secs(2);
 
-fn broker_addrs(r: &Ringmq) -> (String, String) {
-    (r.namesrv_addr(), r.broker.to_string())
+/// Waits (at most [`DELIVERY_TIMEOUT`]) until `got` holds every message of
+/// `expected`, lets `consumer` run for [`SETTLE`] more, then shuts it down.
+/// Returns whether everything arrived in time, and all that was received.
+fn receive_all(
+    env: &ClientEnv,
+    consumer: &mut DefaultMQPushConsumer,
+    got: &Collector,
+    expected: &[Expected],
+) -> (bool, Vec<Got>) {
+    let all = env.block_on(wait_until(DELIVERY_TIMEOUT, || got.has_all(expected)));
+    env.settle(SETTLE);
+    env.block_on(consumer.shutdown());
+    (all, got.snapshot())
 }
 
 /// Sync, async (callback), oneway and batch sends to one topic; one
@@ -47,10 +59,8 @@ fn broker_addrs(r: &Ringmq) -> (String, String) {
 fn send_modes_then_push_consumer_receives_each_exactly_once() {
     let _serial = serial();
     let broker = Ringmq::start();
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("send-modes");
     let topic = "InteropSendModes";
-    create_topic(&env, &ns, &ba, topic, 4);
+    let (ns, env) = env_with_topic(&broker, "send-modes", topic, 4);
     let producer = env.producer(&ns, "interop_send_modes_pg", "producer");
 
     let mut expected: Vec<Expected> = Vec::new();
@@ -154,23 +164,9 @@ fn send_modes_then_push_consumer_receives_each_exactly_once() {
     });
 
     let got = Collector::default();
-    let mut consumer = push_consumer(
-        &env,
-        &ns,
-        "interop_send_modes_cg",
-        "consumer",
-        topic,
-        "*",
-        &got,
-        0,
-        MessageModel::Clustering,
-        None,
-        false,
-    );
-    let all = env.block_on(wait_until(DELIVERY_TIMEOUT, || got.has_all(&expected)));
-    env.settle(SETTLE);
-    env.block_on(consumer.shutdown());
-    let received = got.snapshot();
+    let mut consumer =
+        PushSpec::new("interop_send_modes_cg", "consumer", topic).start(&env, &ns, &got, 0);
+    let (all, received) = receive_all(&env, &mut consumer, &got, &expected);
     let d = compare(&expected, &received);
     assert!(
         all && d.missing.is_empty(),
@@ -178,12 +174,7 @@ fn send_modes_then_push_consumer_receives_each_exactly_once() {
         expected.len(),
         d.describe()
     );
-    assert!(d.mismatched.is_empty(), "content differs: {}", d.describe());
-    assert!(
-        d.unexpected.is_empty(),
-        "unexpected messages: {}",
-        d.describe()
-    );
+    d.assert_intact_and_nothing_unexpected();
     assert_eq!(
         d.duplicate_count(),
         0,
@@ -227,11 +218,18 @@ fn send_modes_then_push_consumer_receives_each_exactly_once() {
         let want: Vec<i64> = (0..offs.len() as i64).collect();
         assert_eq!(offs, &want, "queue {q}: offsets not dense from 0");
     }
-    env.block_on(async {
-        let mut p = producer;
-        p.shutdown().await
-    });
+    shutdown_producer(&env, producer);
     env.shutdown();
+}
+
+/// Sends message `n` of the split test synchronously.
+async fn send_split(producer: &DefaultMQProducer, topic: &str, n: usize) -> Expected {
+    let (m, e) = make_message(topic, "split", n, Some("TagSplit"), 40 + n);
+    producer
+        .send_with_timeout(m, SEND_TIMEOUT_MS)
+        .await
+        .unwrap_or_else(|err| panic!("send {}: {err}", e.id));
+    e
 }
 
 /// Two push consumers of one group (distinct instance names) split the
@@ -241,40 +239,14 @@ fn send_modes_then_push_consumer_receives_each_exactly_once() {
 fn two_push_consumers_in_one_group_split_the_queues() {
     let _serial = serial();
     let broker = Ringmq::start();
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("split");
     let topic = "InteropSplit";
-    create_topic(&env, &ns, &ba, topic, 8);
+    let (ns, env) = env_with_topic(&broker, "split", topic, 8);
     let producer = env.producer(&ns, "interop_split_pg", "producer");
 
     let got = Collector::default();
     let group = "interop_split_cg";
-    let mut c0 = push_consumer(
-        &env,
-        &ns,
-        group,
-        "c0",
-        topic,
-        "*",
-        &got,
-        0,
-        MessageModel::Clustering,
-        None,
-        false,
-    );
-    let mut c1 = push_consumer(
-        &env,
-        &ns,
-        group,
-        "c1",
-        topic,
-        "*",
-        &got,
-        1,
-        MessageModel::Clustering,
-        None,
-        false,
-    );
+    let mut c0 = PushSpec::new(group, "c0", topic).start(&env, &ns, &got, 0);
+    let mut c1 = PushSpec::new(group, "c1", topic).start(&env, &ns, &got, 1);
 
     // Send rounds until both consumers have received something (that is,
     // the group has rebalanced over the two), then one more round.
@@ -284,13 +256,7 @@ fn two_push_consumers_in_one_group_split_the_queues() {
     let both = env.block_on(async {
         loop {
             for i in 0..16 {
-                let n = round * 16 + i;
-                let (m, e) = make_message(topic, "split", n, Some("TagSplit"), 40 + n);
-                producer
-                    .send_with_timeout(m, SEND_TIMEOUT_MS)
-                    .await
-                    .unwrap_or_else(|err| panic!("send {}: {err}", e.id));
-                expected.push(e);
+                expected.push(send_split(&producer, topic, round * 16 + i).await);
             }
             round += 1;
             let by = |c: usize| got.snapshot().iter().any(|g| g.consumer == c);
@@ -305,13 +271,7 @@ fn two_push_consumers_in_one_group_split_the_queues() {
     let rebalanced_after = started.elapsed();
     env.block_on(async {
         for i in 0..32 {
-            let n = round * 16 + i;
-            let (m, e) = make_message(topic, "split", n, Some("TagSplit"), 40 + n);
-            producer
-                .send_with_timeout(m, SEND_TIMEOUT_MS)
-                .await
-                .unwrap_or_else(|err| panic!("send {}: {err}", e.id));
-            expected.push(e);
+            expected.push(send_split(&producer, topic, round * 16 + i).await);
         }
     });
     let all = env.block_on(wait_until(DELIVERY_TIMEOUT, || got.has_all(&expected)));
@@ -354,23 +314,15 @@ fn two_push_consumers_in_one_group_split_the_queues() {
         "messages missing after {DELIVERY_TIMEOUT:?}: {}",
         d.describe()
     );
-    assert!(d.mismatched.is_empty(), "content differs: {}", d.describe());
-    assert!(
-        d.unexpected.is_empty(),
-        "unexpected messages: {}",
-        d.describe()
-    );
-    env.block_on(async {
-        let mut p = producer;
-        p.shutdown().await
-    });
+    d.assert_intact_and_nothing_unexpected();
+    shutdown_producer(&env, producer);
     env.shutdown();
 }
 
 /// Sends `n` messages of family `mode` synchronously; returns what was sent.
 fn send_sync(
     env: &ClientEnv,
-    producer: &rocketmq_client_rust::DefaultMQProducer,
+    producer: &DefaultMQProducer,
     topic: &str,
     mode: &str,
     n: usize,
@@ -391,29 +343,81 @@ fn send_sync(
     })
 }
 
+/// A `DefaultLitePullConsumer` of `group` (instance name `lite`), set up
+/// further by `configure`.
+fn lite_pull_consumer(
+    env: &ClientEnv,
+    ns: &str,
+    group: &str,
+    configure: impl FnOnce(DefaultLitePullConsumerBuilder) -> DefaultLitePullConsumerBuilder,
+) -> DefaultLitePullConsumer {
+    let builder = DefaultLitePullConsumer::builder(env.runtime())
+        .client_options(ClientOptions::from(env.client_config(ns, "lite")))
+        .consumer_group(group);
+    configure(builder)
+        // Short long-polls: the client's shutdown waits for the ones in
+        // flight (the broker holds each up to this long).
+        .broker_suspend_max_time_millis(2_000)
+        .consumer_timeout_millis_when_suspend(10_000)
+        .build()
+        .expect("build the lite pull consumer")
+}
+
+/// Polls `consumer` into `got` until every message of `expected` arrived
+/// (at most [`DELIVERY_TIMEOUT`]), then for [`SETTLE`]; then shuts it down.
+async fn poll_all_then_shutdown(
+    consumer: &DefaultLitePullConsumer,
+    got: &Collector,
+    expected: &[Expected],
+) {
+    let deadline = Instant::now() + DELIVERY_TIMEOUT;
+    while !got.has_all(expected) && Instant::now() < deadline {
+        for m in consumer.poll_with_timeout(1_000).await {
+            got.push(Got::from_ext(&m, 0));
+        }
+    }
+    // Settling window: anything polled now is a redelivery.
+    let settle = Instant::now() + SETTLE;
+    while Instant::now() < settle {
+        for m in consumer.poll_with_timeout(500).await {
+            got.push(Got::from_ext(&m, 0));
+        }
+    }
+    consumer.shutdown().await;
+}
+
+/// Lite pull consumer `who` (in `mode`) read every message of `expected`
+/// exactly once, intact, and nothing else.
+fn assert_lite_pull_read_each_once(expected: &[Expected], got: &Collector, mode: &str, who: &str) {
+    let d = compare(expected, &got.snapshot());
+    assert!(
+        d.missing.is_empty(),
+        "lite pull ({mode}) missed messages: {}",
+        d.describe()
+    );
+    d.assert_intact_and_nothing_unexpected();
+    assert_eq!(
+        d.duplicate_count(),
+        0,
+        "{who} got redeliveries: {}",
+        d.describe()
+    );
+}
+
 /// `DefaultLitePullConsumer` in subscribe mode (the client rebalances and
 /// pulls; `poll` hands out messages) reads every message exactly once.
 #[test]
 fn lite_pull_consumer_subscribe_reads_every_message() {
     let _serial = serial();
     let broker = Ringmq::start();
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("lite-sub");
     let topic = "InteropLiteSubscribe";
-    create_topic(&env, &ns, &ba, topic, 4);
+    let (ns, env) = env_with_topic(&broker, "lite-sub", topic, 4);
     let producer = env.producer(&ns, "interop_lite_sub_pg", "producer");
     let expected = send_sync(&env, &producer, topic, "litesub", 60);
 
-    let consumer = DefaultLitePullConsumer::builder(env.runtime())
-        .client_options(ClientOptions::from(env.client_config(&ns, "lite")))
-        .consumer_group("interop_lite_sub_cg")
-        .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
-        // Short long-polls: the client's shutdown waits for the ones in
-        // flight (the broker holds each up to this long).
-        .broker_suspend_max_time_millis(2_000)
-        .consumer_timeout_millis_when_suspend(10_000)
-        .build()
-        .expect("build the lite pull consumer");
+    let consumer = lite_pull_consumer(&env, &ns, "interop_lite_sub_cg", |b| {
+        b.consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
+    });
     let got = Collector::default();
     env.block_on(async {
         consumer
@@ -424,43 +428,10 @@ fn lite_pull_consumer_subscribe_reads_every_message() {
             .start()
             .await
             .expect("start the lite pull consumer");
-        let deadline = Instant::now() + DELIVERY_TIMEOUT;
-        while !got.has_all(&expected) && Instant::now() < deadline {
-            for m in consumer.poll_with_timeout(1_000).await {
-                got.push(Got::from_ext(&m, 0));
-            }
-        }
-        // Settling window: anything polled now is a redelivery.
-        let settle = Instant::now() + SETTLE;
-        while Instant::now() < settle {
-            for m in consumer.poll_with_timeout(500).await {
-                got.push(Got::from_ext(&m, 0));
-            }
-        }
-        consumer.shutdown().await;
+        poll_all_then_shutdown(&consumer, &got, &expected).await;
     });
-    let d = compare(&expected, &got.snapshot());
-    assert!(
-        d.missing.is_empty(),
-        "lite pull (subscribe) missed messages: {}",
-        d.describe()
-    );
-    assert!(d.mismatched.is_empty(), "content differs: {}", d.describe());
-    assert!(
-        d.unexpected.is_empty(),
-        "unexpected messages: {}",
-        d.describe()
-    );
-    assert_eq!(
-        d.duplicate_count(),
-        0,
-        "single lite consumer got redeliveries: {}",
-        d.describe()
-    );
-    env.block_on(async {
-        let mut p = producer;
-        p.shutdown().await
-    });
+    assert_lite_pull_read_each_once(&expected, &got, "subscribe", "single lite consumer");
+    shutdown_producer(&env, producer);
     env.shutdown();
 }
 
@@ -470,21 +441,14 @@ fn lite_pull_consumer_subscribe_reads_every_message() {
 fn lite_pull_consumer_assign_reads_every_message() {
     let _serial = serial();
     let broker = Ringmq::start();
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("lite-assign");
     let topic = "InteropLiteAssign";
-    create_topic(&env, &ns, &ba, topic, 4);
+    let (ns, env) = env_with_topic(&broker, "lite-assign", topic, 4);
     let producer = env.producer(&ns, "interop_lite_assign_pg", "producer");
     let expected = send_sync(&env, &producer, topic, "liteassign", 60);
 
-    let consumer = DefaultLitePullConsumer::builder(env.runtime())
-        .client_options(ClientOptions::from(env.client_config(&ns, "lite")))
-        .consumer_group("interop_lite_assign_cg")
-        .auto_commit(false)
-        .broker_suspend_max_time_millis(2_000)
-        .consumer_timeout_millis_when_suspend(10_000)
-        .build()
-        .expect("build the lite pull consumer");
+    let consumer = lite_pull_consumer(&env, &ns, "interop_lite_assign_cg", |b| {
+        b.auto_commit(false)
+    });
     let got = Collector::default();
     env.block_on(async {
         consumer
@@ -503,42 +467,10 @@ fn lite_pull_consumer_assign_reads_every_message() {
                 .await
                 .expect("seek to the beginning");
         }
-        let deadline = Instant::now() + DELIVERY_TIMEOUT;
-        while !got.has_all(&expected) && Instant::now() < deadline {
-            for m in consumer.poll_with_timeout(1_000).await {
-                got.push(Got::from_ext(&m, 0));
-            }
-        }
-        let settle = Instant::now() + SETTLE;
-        while Instant::now() < settle {
-            for m in consumer.poll_with_timeout(500).await {
-                got.push(Got::from_ext(&m, 0));
-            }
-        }
-        consumer.shutdown().await;
+        poll_all_then_shutdown(&consumer, &got, &expected).await;
     });
-    let d = compare(&expected, &got.snapshot());
-    assert!(
-        d.missing.is_empty(),
-        "lite pull (assign) missed messages: {}",
-        d.describe()
-    );
-    assert!(d.mismatched.is_empty(), "content differs: {}", d.describe());
-    assert!(
-        d.unexpected.is_empty(),
-        "unexpected messages: {}",
-        d.describe()
-    );
-    assert_eq!(
-        d.duplicate_count(),
-        0,
-        "assigned lite consumer got redeliveries: {}",
-        d.describe()
-    );
-    env.block_on(async {
-        let mut p = producer;
-        p.shutdown().await
-    });
+    assert_lite_pull_read_each_once(&expected, &got, "assign", "assigned lite consumer");
+    shutdown_producer(&env, producer);
     env.shutdown();
 }
 
@@ -550,10 +482,8 @@ fn lite_pull_consumer_assign_reads_every_message() {
 fn classic_pull_consumer_reads_every_message() {
     let _serial = serial();
     let broker = Ringmq::start();
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("pull");
     let topic = "InteropClassicPull";
-    create_topic(&env, &ns, &ba, topic, 4);
+    let (ns, env) = env_with_topic(&broker, "pull", topic, 4);
     let producer = env.producer(&ns, "interop_pull_pg", "producer");
     let expected = send_sync(&env, &producer, topic, "pull", 60);
 
@@ -629,10 +559,7 @@ fn classic_pull_consumer_reads_every_message() {
     );
     assert!(d.mismatched.is_empty(), "content differs: {}", d.describe());
     assert_eq!(d.duplicate_count(), 0, "pulled twice: {}", d.describe());
-    env.block_on(async {
-        let mut p = producer;
-        p.shutdown().await
-    });
+    shutdown_producer(&env, producer);
     env.shutdown();
 }
 
@@ -643,10 +570,8 @@ fn classic_pull_consumer_reads_every_message() {
 fn tag_filtered_subscription_receives_only_and_all_matching_tags() {
     let _serial = serial();
     let broker = Ringmq::start();
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("tags");
     let topic = "InteropTags";
-    create_topic(&env, &ns, &ba, topic, 4);
+    let (ns, env) = env_with_topic(&broker, "tags", topic, 4);
     let mut producer = env.producer(&ns, "interop_tags_pg", "producer");
     let queues = env
         .block_on(producer.fetch_publish_message_queues(topic))
@@ -681,23 +606,12 @@ fn tag_filtered_subscription_receives_only_and_all_matching_tags() {
     });
 
     let got = Collector::default();
-    let mut consumer = push_consumer(
-        &env,
-        &ns,
-        "interop_tags_cg",
-        "consumer",
-        topic,
-        "TagA||TagB",
-        &got,
-        0,
-        MessageModel::Clustering,
-        None,
-        false,
-    );
-    let all = env.block_on(wait_until(DELIVERY_TIMEOUT, || got.has_all(&wanted)));
-    env.settle(SETTLE);
-    env.block_on(consumer.shutdown());
-    let received = got.snapshot();
+    let mut consumer = PushSpec {
+        expression: "TagA||TagB",
+        ..PushSpec::new("interop_tags_cg", "consumer", topic)
+    }
+    .start(&env, &ns, &got, 0);
+    let (all, received) = receive_all(&env, &mut consumer, &got, &wanted);
     let d = compare(&wanted, &received);
     let stray: Vec<String> = received
         .iter()
@@ -716,10 +630,7 @@ fn tag_filtered_subscription_receives_only_and_all_matching_tags() {
     assert!(d.mismatched.is_empty(), "content differs: {}", d.describe());
     assert_eq!(d.duplicate_count(), 0, "redeliveries: {}", d.describe());
     assert_eq!(unwanted.len(), 40);
-    env.block_on(async {
-        let mut p = producer;
-        p.shutdown().await
-    });
+    shutdown_producer(&env, producer);
     env.shutdown();
 }
 
@@ -728,41 +639,19 @@ fn tag_filtered_subscription_receives_only_and_all_matching_tags() {
 fn broadcast_consumers_each_receive_every_message() {
     let _serial = serial();
     let broker = Ringmq::start();
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("broadcast");
     let topic = "InteropBroadcast";
-    create_topic(&env, &ns, &ba, topic, 4);
+    let (ns, env) = env_with_topic(&broker, "broadcast", topic, 4);
     let producer = env.producer(&ns, "interop_broadcast_pg", "producer");
 
     let got0 = Collector::default();
     let got1 = Collector::default();
     let group = "interop_broadcast_cg";
-    let mut c0 = push_consumer(
-        &env,
-        &ns,
-        group,
-        "b0",
-        topic,
-        "*",
-        &got0,
-        0,
-        MessageModel::Broadcasting,
-        None,
-        false,
-    );
-    let mut c1 = push_consumer(
-        &env,
-        &ns,
-        group,
-        "b1",
-        topic,
-        "*",
-        &got1,
-        1,
-        MessageModel::Broadcasting,
-        None,
-        false,
-    );
+    let broadcast = |instance| PushSpec {
+        model: MessageModel::Broadcasting,
+        ..PushSpec::new(group, instance, topic)
+    };
+    let mut c0 = broadcast("b0").start(&env, &ns, &got0, 0);
+    let mut c1 = broadcast("b1").start(&env, &ns, &got1, 1);
     let expected = send_sync(&env, &producer, topic, "broadcast", 40);
     let all = env.block_on(wait_until(DELIVERY_TIMEOUT, || {
         got0.has_all(&expected) && got1.has_all(&expected)
@@ -791,10 +680,7 @@ fn broadcast_consumers_each_receive_every_message() {
             d.describe()
         );
     }
-    env.block_on(async {
-        let mut p = producer;
-        p.shutdown().await
-    });
+    shutdown_producer(&env, producer);
     env.shutdown();
 }
 
@@ -835,19 +721,11 @@ fn committed_offsets_survive_broker_restart() {
     });
     let (first, ends) = first;
     let got1 = Collector::default();
-    let mut c = push_consumer(
-        &env,
-        &ns,
-        group,
-        "before",
-        topic,
-        "*",
-        &got1,
-        0,
-        MessageModel::Clustering,
-        Some(1_000),
-        false,
-    );
+    let mut c = PushSpec {
+        persist_interval_ms: Some(1_000),
+        ..PushSpec::new(group, "before", topic)
+    }
+    .start(&env, &ns, &got1, 0);
     let all = env.block_on(wait_until(DELIVERY_TIMEOUT, || got1.has_all(&first)));
     let d = compare(&first, &got1.snapshot());
     assert!(
@@ -878,10 +756,7 @@ fn committed_offsets_survive_broker_restart() {
         std::thread::sleep(Duration::from_millis(200));
     }
     env.block_on(c.shutdown());
-    env.block_on(async {
-        let mut p = producer;
-        p.shutdown().await
-    });
+    shutdown_producer(&env, producer);
     env.shutdown();
 
     // Restart the broker on the same data directory and ports.
@@ -906,23 +781,12 @@ fn committed_offsets_survive_broker_restart() {
         expected
     });
     let got2 = Collector::default();
-    let mut c = push_consumer(
-        &env,
-        &ns,
-        group,
-        "after",
-        topic,
-        "*",
-        &got2,
-        0,
-        MessageModel::Clustering,
-        Some(1_000),
-        false,
-    );
-    let all = env.block_on(wait_until(DELIVERY_TIMEOUT, || got2.has_all(&second)));
-    env.settle(SETTLE);
-    env.block_on(c.shutdown());
-    let received = got2.snapshot();
+    let mut c = PushSpec {
+        persist_interval_ms: Some(1_000),
+        ..PushSpec::new(group, "after", topic)
+    }
+    .start(&env, &ns, &got2, 0);
+    let (all, received) = receive_all(&env, &mut c, &got2, &second);
     let redelivered: Vec<&Got> = received
         .iter()
         .filter(|g| g.id.as_deref().is_some_and(|id| id.starts_with("before-")))
@@ -976,10 +840,8 @@ fn orderly_consumer_receives_each_order_key_in_order() {
     const KEYS: usize = 3;
     const PER_KEY: usize = 30;
     let broker = Ringmq::start();
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("orderly");
     let topic = "InteropOrderly";
-    create_topic(&env, &ns, &ba, topic, 4);
+    let (ns, env) = env_with_topic(&broker, "orderly", topic, 4);
     let producer = env.producer(&ns, "interop_orderly_pg", "producer");
     let mut expected = Vec::new();
     env.block_on(async {
@@ -987,19 +849,7 @@ fn orderly_consumer_receives_each_order_key_in_order() {
             for key in 0..KEYS {
                 let i = key * PER_KEY + seq;
                 let (m, e) = make_message(topic, &format!("order{key}"), seq, Some("TagO"), 24 + i);
-                let r = producer
-                    .send_with_selector_timeout(
-                        m,
-                        |mqs: &[MessageQueue], _m: &Message, k: &usize| {
-                            Some(mqs[*k % mqs.len()].clone())
-                        },
-                        key,
-                        SEND_TIMEOUT_MS,
-                    )
-                    .await
-                    .unwrap_or_else(|err| panic!("send {}: {err}", e.id))
-                    .expect("a sync send returns a SendResult");
-                assert_eq!(r.send_status, SendStatus::SendOk);
+                let r = send_to_key_queue(&producer, m, &e.id, key).await;
                 assert_eq!(
                     r.message_queue.as_ref().map(|q| q.queue_id()),
                     Some(key as i32),
@@ -1010,23 +860,12 @@ fn orderly_consumer_receives_each_order_key_in_order() {
         }
     });
     let got = Collector::default();
-    let mut consumer = push_consumer(
-        &env,
-        &ns,
-        "interop_orderly_cg",
-        "consumer",
-        topic,
-        "*",
-        &got,
-        0,
-        MessageModel::Clustering,
-        None,
-        true,
-    );
-    let all = env.block_on(wait_until(DELIVERY_TIMEOUT, || got.has_all(&expected)));
-    env.settle(SETTLE);
-    env.block_on(consumer.shutdown());
-    let received = got.snapshot();
+    let mut consumer = PushSpec {
+        orderly: true,
+        ..PushSpec::new("interop_orderly_cg", "consumer", topic)
+    }
+    .start(&env, &ns, &got, 0);
+    let (all, received) = receive_all(&env, &mut consumer, &got, &expected);
     let d = compare(&expected, &received);
     assert!(
         all && d.missing.is_empty(),
@@ -1044,20 +883,12 @@ fn orderly_consumer_receives_each_order_key_in_order() {
             .collect();
         let want: Vec<usize> = (0..PER_KEY).collect();
         assert_eq!(seqs, want, "order key {key} received out of order");
-        let queues: BTreeSet<i32> = received
-            .iter()
-            .filter(|g| g.id.as_deref().is_some_and(|id| id.starts_with(&family)))
-            .map(|g| g.queue_id)
-            .collect();
         assert_eq!(
-            queues,
+            queues_of_order_key(key, &received),
             BTreeSet::from([key as i32]),
             "order key {key} queues"
         );
     }
-    env.block_on(async {
-        let mut p = producer;
-        p.shutdown().await
-    });
+    shutdown_producer(&env, producer);
     env.shutdown();
 }

@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use interop::{
-    compare, create_topic, make_message, serial, wait_for_route, wait_until, ClientEnv, Collector,
+    compare, env_with_topic, make_message, queues_of_order_key, send_to_key_queue, serial,
+    shutdown_producer, wait_for_route, wait_until, ClientEnv, Collector, ConcurrentListener,
     Expected, Got, DELIVERY_TIMEOUT, ID_PROP, SEND_TIMEOUT_MS,
 };
 use ringmq_tests::records::decode_records;
@@ -30,7 +31,7 @@ use ringmq_tests::remoting_client::RemotingClient;
 use ringmq_tests::requests;
 use ringmq_tests::server::{Ringmq, ServeOptions};
 use rocketmq_client_rust::{
-    ClientResult, ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, ConsumeOrderlyContext,
+    ConsumeConcurrentlyContext, ConsumeConcurrentlyStatus, ConsumeOrderlyContext,
     ConsumeOrderlyStatus, DefaultMQProducer, DefaultMQPushConsumer, LocalTransactionState,
     MQPushConsumer, MessageSelector, SendResult, SendStatus, TransactionListener,
     TransactionMQProducer,
@@ -58,10 +59,6 @@ const CLOCK_SLACK_MS: i64 = 5;
 /// After everything expected arrived, how long to keep listening for
 /// redeliveries (a settling window, not a readiness wait).
 const SETTLE: Duration = Duration::from_secs(2);
-
-fn broker_addrs(r: &Ringmq) -> (String, String) {
-    (r.namesrv_addr(), r.broker.to_string())
-}
 
 fn start_broker(opts: ServeOptions) -> Ringmq {
     Ringmq::start_with(opts.set("messageDelayLevel", DELAY_TABLE))
@@ -137,13 +134,7 @@ impl Seens {
         &self,
         consumer: usize,
         status: impl Fn(&MessageExt) -> ConsumeConcurrentlyStatus + Send + Sync + 'static,
-    ) -> impl Fn(
-        &[&MessageExt],
-        &ConsumeConcurrentlyContext,
-    ) -> ClientResult<ConsumeConcurrentlyStatus>
-           + Send
-           + Sync
-           + 'static {
+    ) -> impl ConcurrentListener {
         let log = self.clone();
         move |msgs: &[&MessageExt], _ctx: &ConsumeConcurrentlyContext| {
             let mut out = ConsumeConcurrentlyStatus::ConsumeSuccess;
@@ -158,16 +149,7 @@ impl Seens {
     }
 
     /// A listener that records everything and consumes it.
-    fn consume_all(
-        &self,
-        consumer: usize,
-    ) -> impl Fn(
-        &[&MessageExt],
-        &ConsumeConcurrentlyContext,
-    ) -> ClientResult<ConsumeConcurrentlyStatus>
-           + Send
-           + Sync
-           + 'static {
+    fn consume_all(&self, consumer: usize) -> impl ConcurrentListener {
         self.listener(consumer, |_| ConsumeConcurrentlyStatus::ConsumeSuccess)
     }
 }
@@ -232,21 +214,15 @@ fn push_consumer_with(
 }
 
 /// [`push_consumer_with`] with a concurrent listener; panics if it does not start.
-fn concurrent_consumer<L>(
+fn concurrent_consumer(
     env: &ClientEnv,
     namesrv: &str,
     group: &str,
     topic: &str,
     selector: MessageSelector,
     opts: Opts,
-    listener: L,
-) -> DefaultMQPushConsumer
-where
-    L: Fn(&[&MessageExt], &ConsumeConcurrentlyContext) -> ClientResult<ConsumeConcurrentlyStatus>
-        + Send
-        + Sync
-        + 'static,
-{
+    listener: impl ConcurrentListener,
+) -> DefaultMQPushConsumer {
     let (c, started) = push_consumer_with(env, namesrv, group, group, topic, selector, opts, |c| {
         c.register_message_listener_concurrently(listener)
     });
@@ -256,6 +232,29 @@ where
 
 fn all_tags() -> MessageSelector {
     MessageSelector::by_tag("*")
+}
+
+/// A push consumer of `group` on `topic` (every tag, default options)
+/// that records every delivery, as consumer `index`, into the returned log
+/// and consumes it.
+fn recording_consumer(
+    env: &ClientEnv,
+    namesrv: &str,
+    group: &str,
+    topic: &str,
+    index: usize,
+) -> (Seens, DefaultMQPushConsumer) {
+    let seen = Seens::default();
+    let consumer = concurrent_consumer(
+        env,
+        namesrv,
+        group,
+        topic,
+        all_tags(),
+        Opts::default(),
+        seen.consume_all(index),
+    );
+    (seen, consumer)
 }
 
 /// A synchronous send that must succeed with SEND_OK.
@@ -281,11 +280,19 @@ fn warm_up(env: &ClientEnv, producer: &DefaultMQProducer, seen: &Seens, topic: &
     );
 }
 
-fn shutdown_producer(env: &ClientEnv, producer: DefaultMQProducer) {
-    env.block_on(async {
-        let mut p = producer;
-        p.shutdown().await
-    });
+/// A producer of `producer_group` and a [`recording_consumer`] of
+/// `consumer_group` on `topic`, [`warm_up`]ed.
+fn producer_and_warm_consumer(
+    env: &ClientEnv,
+    namesrv: &str,
+    topic: &str,
+    producer_group: &str,
+    consumer_group: &str,
+) -> (DefaultMQProducer, Seens, DefaultMQPushConsumer) {
+    let producer = env.producer(namesrv, producer_group, "producer");
+    let (seen, consumer) = recording_consumer(env, namesrv, consumer_group, topic, 0);
+    warm_up(env, &producer, &seen, topic);
+    (producer, seen, consumer)
 }
 
 /// Checks one delayed delivery: exactly one copy, content intact, not
@@ -324,22 +331,10 @@ fn assert_delivered_on_time(seen: &Seens, e: &Expected, due_ms: i64, what: &str)
 fn delay_level_message_arrives_after_its_level_and_intact() {
     let _serial = serial();
     let broker = start_broker(ServeOptions::default());
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("sem-delay-level");
     let topic = "SemDelayLevel";
-    create_topic(&env, &ns, &ba, topic, 2);
-    let producer = env.producer(&ns, "sem_delay_pg", "producer");
-    let seen = Seens::default();
-    let mut consumer = concurrent_consumer(
-        &env,
-        &ns,
-        "sem_delay_cg",
-        topic,
-        all_tags(),
-        Opts::default(),
-        seen.consume_all(0),
-    );
-    warm_up(&env, &producer, &seen, topic);
+    let (ns, env) = env_with_topic(&broker, "sem-delay-level", topic, 2);
+    let (producer, seen, mut consumer) =
+        producer_and_warm_consumer(&env, &ns, topic, "sem_delay_pg", "sem_delay_cg");
 
     let (mut m, delayed) = make_message(topic, "delayed", 0, Some("TagDelay"), 700);
     m.set_delay_time_level(2);
@@ -389,22 +384,10 @@ fn delay_level_message_arrives_after_its_level_and_intact() {
 fn timer_messages_arrive_at_their_requested_time() {
     let _serial = serial();
     let broker = start_broker(ServeOptions::default());
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("sem-timers");
     let topic = "SemTimers";
-    create_topic(&env, &ns, &ba, topic, 2);
-    let producer = env.producer(&ns, "sem_timers_pg", "producer");
-    let seen = Seens::default();
-    let mut consumer = concurrent_consumer(
-        &env,
-        &ns,
-        "sem_timers_cg",
-        topic,
-        all_tags(),
-        Opts::default(),
-        seen.consume_all(0),
-    );
-    warm_up(&env, &producer, &seen, topic);
+    let (ns, env) = env_with_topic(&broker, "sem-timers", topic, 2);
+    let (producer, seen, mut consumer) =
+        producer_and_warm_consumer(&env, &ns, topic, "sem_timers_pg", "sem_timers_cg");
 
     // (expected, due time, what)
     let mut cases: Vec<(Expected, i64, &str)> = Vec::new();
@@ -496,11 +479,9 @@ fn reconsume_later_retries_then_dead_letters() {
     let _serial = serial();
     const MAX_RECONSUME: i32 = 2;
     let broker = start_broker(ServeOptions::default());
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("sem-retry");
     let topic = "SemRetry";
     let group = "sem_retry_cg";
-    create_topic(&env, &ns, &ba, topic, 2);
+    let (ns, env) = env_with_topic(&broker, "sem-retry", topic, 2);
     let mut producer = env.producer(&ns, "sem_retry_pg", "producer");
     let seen = Seens::default();
     let mut consumer = concurrent_consumer(
@@ -546,16 +527,7 @@ fn reconsume_later_retries_then_dead_letters() {
     let dlq = format!("%DLQ%{group}");
     let queues = wait_for_route(&env, &mut producer, &dlq);
     assert_eq!(queues, 1, "{dlq} has one queue");
-    let dead = Seens::default();
-    let mut reader = concurrent_consumer(
-        &env,
-        &ns,
-        "sem_dlq_reader_cg",
-        &dlq,
-        all_tags(),
-        Opts::default(),
-        dead.consume_all(1),
-    );
+    let (dead, mut reader) = recording_consumer(&env, &ns, "sem_dlq_reader_cg", &dlq, 1);
     let in_dlq = env.block_on(wait_until(DELIVERY_TIMEOUT, || dead.count(&failing.id) > 0));
     env.settle(SETTLE);
     env.block_on(async {
@@ -665,31 +637,32 @@ fn decide(id: &str, checking: bool) -> LocalTransactionState {
     }
 }
 
+impl TxListener {
+    /// [`decide`]s for test id `id` and logs the question.
+    fn answer(&self, id: String, checking: bool) -> LocalTransactionState {
+        let state = decide(&id, checking);
+        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let asked = if checking {
+            &mut log.checked
+        } else {
+            &mut log.executed
+        };
+        asked.push((id, now_ms()));
+        state
+    }
+}
+
 impl TransactionListener for TxListener {
     fn execute_local_transaction(
         &self,
         msg: &dyn MessageTrait,
         _arg: Option<&(dyn std::any::Any + Send + Sync)>,
     ) -> LocalTransactionState {
-        let id = id_of(msg.get_properties());
-        let state = decide(&id, false);
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .executed
-            .push((id, now_ms()));
-        state
+        self.answer(id_of(msg.get_properties()), false)
     }
 
     fn check_local_transaction(&self, msg: &MessageExt) -> LocalTransactionState {
-        let id = id_of(msg.properties());
-        let state = decide(&id, true);
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .checked
-            .push((id, now_ms()));
-        state
+        self.answer(id_of(msg.properties()), true)
     }
 }
 
@@ -707,20 +680,9 @@ fn transactions_commit_rollback_and_check_back() {
             .set("transactionTimeOut", &TX_TIMEOUT_MS.to_string())
             .set("transactionCheckInterval", "1000"),
     );
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("sem-tx");
     let topic = "SemTransactions";
-    create_topic(&env, &ns, &ba, topic, 2);
-    let seen = Seens::default();
-    let mut consumer = concurrent_consumer(
-        &env,
-        &ns,
-        "sem_tx_cg",
-        topic,
-        all_tags(),
-        Opts::default(),
-        seen.consume_all(0),
-    );
+    let (ns, env) = env_with_topic(&broker, "sem-tx", topic, 2);
+    let (seen, mut consumer) = recording_consumer(&env, &ns, "sem_tx_cg", topic, 0);
     let log: Arc<Mutex<TxLog>> = Arc::default();
     let mut producer = TransactionMQProducer::builder(env.runtime())
         .client_config(env.client_config(&ns, "tx-producer"))
@@ -895,10 +857,8 @@ fn sql_matches(a: Option<i64>, color: &str) -> bool {
 fn sql92_selector_receives_exactly_the_matching_messages() {
     let _serial = serial();
     let mut broker = start_broker(ServeOptions::default());
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("sem-sql");
     let topic = "SemSql92";
-    create_topic(&env, &ns, &ba, topic, 4);
+    let (ns, env) = env_with_topic(&broker, "sem-sql", topic, 4);
     let mut producer = env.producer(&ns, "sem_sql_pg", "producer");
 
     // A malformed expression first.
@@ -1062,10 +1022,8 @@ fn orderly_consumer_suspend_retries_in_place_and_keeps_order() {
     const PER_KEY: usize = 10;
     const SUSPENDED: &str = "order1-4";
     let broker = start_broker(ServeOptions::default());
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("sem-orderly");
     let topic = "SemOrderly";
-    create_topic(&env, &ns, &ba, topic, 4);
+    let (ns, env) = env_with_topic(&broker, "sem-orderly", topic, 4);
     let producer = env.producer(&ns, "sem_orderly_pg", "producer");
     let mut expected = Vec::new();
     env.block_on(async {
@@ -1073,19 +1031,7 @@ fn orderly_consumer_suspend_retries_in_place_and_keeps_order() {
             for key in 0..KEYS {
                 let (m, e) =
                     make_message(topic, &format!("order{key}"), seq, Some("TagO"), 24 + seq);
-                let r = producer
-                    .send_with_selector_timeout(
-                        m,
-                        |mqs: &[MessageQueue], _m: &Message, k: &usize| {
-                            Some(mqs[*k % mqs.len()].clone())
-                        },
-                        key,
-                        SEND_TIMEOUT_MS,
-                    )
-                    .await
-                    .unwrap_or_else(|err| panic!("send {}: {err}", e.id))
-                    .expect("a sync send returns a SendResult");
-                assert_eq!(r.send_status, SendStatus::SendOk);
+                send_to_key_queue(&producer, m, &e.id, key).await;
                 expected.push(e);
             }
         }
@@ -1155,18 +1101,8 @@ fn orderly_consumer_suspend_retries_in_place_and_keeps_order() {
             seqs, want,
             "order key {key}: (sequence, reconsumeTimes) as delivered"
         );
-        let queues: BTreeSet<i32> = received
-            .iter()
-            .filter(|s| {
-                s.got
-                    .id
-                    .as_deref()
-                    .is_some_and(|id| id.starts_with(&family))
-            })
-            .map(|s| s.got.queue_id)
-            .collect();
         assert_eq!(
-            queues,
+            queues_of_order_key(key, received.iter().map(|s| &s.got)),
             BTreeSet::from([key as i32]),
             "order key {key} queues"
         );
@@ -1184,10 +1120,8 @@ fn traced_send_publishes_a_trace_record() {
     let _serial = serial();
     const TRACE_TOPIC: &str = "RMQ_SYS_TRACE_TOPIC";
     let broker = start_broker(ServeOptions::default());
-    let (ns, ba) = broker_addrs(&broker);
-    let env = ClientEnv::new("sem-trace");
     let topic = "SemTrace";
-    create_topic(&env, &ns, &ba, topic, 2);
+    let (ns, env) = env_with_topic(&broker, "sem-trace", topic, 2);
     let mut config = env.client_config(&ns, "traced-producer");
     config.enable_trace = true;
     let mut producer = DefaultMQProducer::builder(env.runtime())
@@ -1208,16 +1142,7 @@ fn traced_send_publishes_a_trace_record() {
         .map(|m| m.to_string())
         .expect("SendResult carries the msgId");
 
-    let traces = Seens::default();
-    let mut reader = concurrent_consumer(
-        &env,
-        &ns,
-        "sem_trace_reader_cg",
-        TRACE_TOPIC,
-        all_tags(),
-        Opts::default(),
-        traces.consume_all(1),
-    );
+    let (traces, mut reader) = recording_consumer(&env, &ns, "sem_trace_reader_cg", TRACE_TOPIC, 1);
     let mentions = |s: &Seen| String::from_utf8_lossy(&s.got.body).contains(msg_id.as_str());
     // The client's dispatcher flushes every 5 s.
     let found = env.block_on(wait_until(DUE_BOUND, || {

@@ -5,20 +5,25 @@
 //! returns when the condition holds or the deadline passed; the caller then
 //! asserts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock};
 use std::time::{Duration, Instant};
 
+use ringmq_tests::server::Ringmq;
 use rocketmq_client_rust::{
     ClientConfig, ClientRuntime, ClientRuntimeConfig, ConsumeConcurrentlyContext,
     ConsumeConcurrentlyStatus, ConsumeOrderlyContext, ConsumeOrderlyStatus, DefaultMQAdminExt,
-    DefaultMQProducer, DefaultMQPushConsumer, MQAdminMutationExt, MQPushConsumer, TelemetryHandle,
+    DefaultMQProducer, DefaultMQPushConsumer, MQAdminMutationExt, MQPushConsumer, SendResult,
+    SendStatus, TelemetryHandle,
 };
 use rocketmq_model::common::config::TopicConfig;
+use rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere;
 use rocketmq_model::common::message::message_ext::MessageExt;
+use rocketmq_model::common::message::message_queue::MessageQueue;
 use rocketmq_model::common::message::message_single::Message;
 use rocketmq_model::common::message::MessageTrait;
+use rocketmq_protocol::protocol::heartbeat::message_model::MessageModel;
 use rocketmq_runtime::{RuntimeConfig, RuntimeOwner};
 
 /// Generous bound for a whole delivery phase on a loaded 2-core CI machine.
@@ -181,6 +186,27 @@ impl Drop for ClientEnv {
     }
 }
 
+/// The name server and broker addresses of `broker`.
+pub fn broker_addrs(broker: &Ringmq) -> (String, String) {
+    (broker.namesrv_addr(), broker.broker.to_string())
+}
+
+/// The set-up every test starts from: a client runtime `scope` for
+/// `broker`, in which `topic` is created with `queues` queues and has a
+/// route ([`create_topic`]). Returns the name server address and the
+/// runtime.
+pub fn env_with_topic(
+    broker: &Ringmq,
+    scope: &'static str,
+    topic: &str,
+    queues: u32,
+) -> (String, ClientEnv) {
+    let (ns, ba) = broker_addrs(broker);
+    let env = ClientEnv::new(scope);
+    create_topic(&env, &ns, &ba, topic, queues);
+    (ns, env)
+}
+
 /// Creates `topic` with `queues` read and write queues on the broker at
 /// `broker_addr` through the client's admin API (`MQAdminMutationExt::
 /// upsert_topic_config`, i.e. request code 17 UPDATE_AND_CREATE_TOPIC), then
@@ -230,6 +256,48 @@ pub fn wait_for_route(env: &ClientEnv, producer: &mut DefaultMQProducer, topic: 
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     })
+}
+
+/// Shuts `producer` down, consuming it.
+pub fn shutdown_producer(env: &ClientEnv, mut producer: DefaultMQProducer) {
+    env.block_on(producer.shutdown());
+}
+
+/// Sends `m` (test id `id`) synchronously through a `MessageQueueSelector`
+/// that picks queue `key % queues`, so all messages of one order key go to
+/// one queue; the send must be SEND_OK.
+pub async fn send_to_key_queue(
+    producer: &DefaultMQProducer,
+    m: Message,
+    id: &str,
+    key: usize,
+) -> SendResult {
+    let r = producer
+        .send_with_selector_timeout(
+            m,
+            |mqs: &[MessageQueue], _m: &Message, k: &usize| Some(mqs[*k % mqs.len()].clone()),
+            key,
+            SEND_TIMEOUT_MS,
+        )
+        .await
+        .unwrap_or_else(|err| panic!("send {id}: {err}"))
+        .expect("a sync send returns a SendResult");
+    assert_eq!(r.send_status, SendStatus::SendOk);
+    r
+}
+
+/// The queues from which the messages of order key `key` (test ids
+/// `order<key>-…`, sent with [`send_to_key_queue`]) were delivered.
+pub fn queues_of_order_key<'a>(
+    key: usize,
+    received: impl IntoIterator<Item = &'a Got>,
+) -> BTreeSet<i32> {
+    let family = format!("order{key}-");
+    received
+        .into_iter()
+        .filter(|g| g.id.as_deref().is_some_and(|id| id.starts_with(&family)))
+        .map(|g| g.queue_id)
+        .collect()
 }
 
 /// Asks the broker (request code 14 QUERY_CONSUMER_OFFSET, via the admin
@@ -396,6 +464,21 @@ impl Got {
     }
 }
 
+/// What a concurrent listener answers.
+pub type ConcurrentOutcome = rocketmq_client_rust::ClientResult<ConsumeConcurrentlyStatus>;
+
+/// A listener for `register_message_listener_concurrently` (a name for
+/// the bound, which the listener builders return).
+pub trait ConcurrentListener:
+    Fn(&[&MessageExt], &ConsumeConcurrentlyContext) -> ConcurrentOutcome + Send + Sync + 'static
+{
+}
+
+impl<F> ConcurrentListener for F where
+    F: Fn(&[&MessageExt], &ConsumeConcurrentlyContext) -> ConcurrentOutcome + Send + Sync + 'static
+{
+}
+
 /// Shared sink the listeners append to.
 #[derive(Clone, Default)]
 pub struct Collector {
@@ -420,16 +503,7 @@ impl Collector {
     }
 
     /// A concurrent listener recording every message as consumer `consumer`.
-    pub fn concurrently(
-        &self,
-        consumer: usize,
-    ) -> impl Fn(
-        &[&MessageExt],
-        &ConsumeConcurrentlyContext,
-    ) -> rocketmq_client_rust::ClientResult<ConsumeConcurrentlyStatus>
-           + Send
-           + Sync
-           + 'static {
+    pub fn concurrently(&self, consumer: usize) -> impl ConcurrentListener {
         let c = self.clone();
         move |msgs: &[&MessageExt], _ctx: &ConsumeConcurrentlyContext| {
             for m in msgs {
@@ -488,6 +562,22 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// Every copy that arrived is identical to what was sent, and nothing
+    /// arrived that was not sent.
+    #[track_caller]
+    pub fn assert_intact_and_nothing_unexpected(&self) {
+        assert!(
+            self.mismatched.is_empty(),
+            "content differs: {}",
+            self.describe()
+        );
+        assert!(
+            self.unexpected.is_empty(),
+            "unexpected messages: {}",
+            self.describe()
+        );
+    }
+
     pub fn duplicate_count(&self) -> usize {
         self.duplicates.values().sum()
     }
@@ -549,45 +639,67 @@ pub fn compare(expected: &[Expected], got: &[Got]) -> Delivery {
     d
 }
 
-/// Starts a cluster-mode push consumer of `group` on `topic` with
-/// `expression`, consuming from the first offset, recording into
-/// `collector` as consumer `index`.
-#[allow(clippy::too_many_arguments)]
-pub fn push_consumer(
-    env: &ClientEnv,
-    namesrv: &str,
-    group: &str,
-    instance: &str,
-    topic: &str,
-    expression: &str,
-    collector: &Collector,
-    index: usize,
-    model: rocketmq_protocol::protocol::heartbeat::message_model::MessageModel,
-    persist_interval_ms: Option<u32>,
-    orderly: bool,
-) -> DefaultMQPushConsumer {
-    let mut config = env.client_config(namesrv, instance);
-    if let Some(ms) = persist_interval_ms {
-        config.persist_consumer_offset_interval = ms;
-    }
-    let mut c = DefaultMQPushConsumer::builder(env.runtime())
-        .client_config(config)
-        .consumer_group(group.to_owned())
-        .message_model(model)
-        .consume_from_where(
-            rocketmq_model::common::consumer::consume_from_where::ConsumeFromWhere::ConsumeFromFirstOffset,
-        )
-        .build();
-    env.block_on(async {
-        c.subscribe(topic.to_owned(), expression.to_owned())
-            .await
-            .expect("subscribe");
-        if orderly {
-            c.register_message_listener_orderly(collector.orderly(index));
-        } else {
-            c.register_message_listener_concurrently(collector.concurrently(index));
+/// A push consumer to start: of `group` (instance name `instance`) on
+/// `topic`, consuming from the first offset. [`PushSpec::new`] gives the
+/// common case; the tests change the other fields.
+#[derive(Clone, Copy)]
+pub struct PushSpec<'a> {
+    pub group: &'a str,
+    pub instance: &'a str,
+    pub topic: &'a str,
+    /// Tag expression (`*`: every message).
+    pub expression: &'a str,
+    pub model: MessageModel,
+    /// `persistConsumerOffsetInterval`; `None`: the client's default.
+    pub persist_interval_ms: Option<u32>,
+    /// An orderly listener instead of a concurrent one.
+    pub orderly: bool,
+}
+
+impl<'a> PushSpec<'a> {
+    /// Cluster mode, every tag, the client's offset persistence interval,
+    /// a concurrent listener.
+    pub fn new(group: &'a str, instance: &'a str, topic: &'a str) -> PushSpec<'a> {
+        PushSpec {
+            group,
+            instance,
+            topic,
+            expression: "*",
+            model: MessageModel::Clustering,
+            persist_interval_ms: None,
+            orderly: false,
         }
-        c.start().await.expect("start the push consumer");
-    });
-    c
+    }
+
+    /// Starts the consumer, recording into `collector` as consumer `index`.
+    pub fn start(
+        self,
+        env: &ClientEnv,
+        namesrv: &str,
+        collector: &Collector,
+        index: usize,
+    ) -> DefaultMQPushConsumer {
+        let mut config = env.client_config(namesrv, self.instance);
+        if let Some(ms) = self.persist_interval_ms {
+            config.persist_consumer_offset_interval = ms;
+        }
+        let mut c = DefaultMQPushConsumer::builder(env.runtime())
+            .client_config(config)
+            .consumer_group(self.group.to_owned())
+            .message_model(self.model)
+            .consume_from_where(ConsumeFromWhere::ConsumeFromFirstOffset)
+            .build();
+        env.block_on(async {
+            c.subscribe(self.topic.to_owned(), self.expression.to_owned())
+                .await
+                .expect("subscribe");
+            if self.orderly {
+                c.register_message_listener_orderly(collector.orderly(index));
+            } else {
+                c.register_message_listener_concurrently(collector.concurrently(index));
+            }
+            c.start().await.expect("start the push consumer");
+        });
+        c
+    }
 }
