@@ -3,6 +3,7 @@
 //! broker port on each of them and registers with the name servers.
 
 pub mod admin;
+pub mod call_consumer;
 pub mod clients;
 pub mod config;
 pub mod mesh;

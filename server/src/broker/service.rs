@@ -8,7 +8,10 @@ use std::rc::Rc;
 use ringmq_remoting::{RemotingCommand, RequestCode};
 
 use super::shard::BrokerShard;
-use super::{admin, clients, pull, query, queue_locks, queue_requests, retry, send, transaction};
+use super::{
+    admin, call_consumer, clients, pull, query, queue_locks, queue_requests, retry, send,
+    transaction,
+};
 use crate::net::conn::not_supported;
 use crate::net::{Connection, Service};
 
@@ -74,6 +77,8 @@ async fn dispatch(
         C::QueryTopicConsumeByWho => admin::consumed_by(s, c, req).await,
         C::InvokeBrokerToResetOffset => admin::reset_offset(s, c, req).await,
         C::GetProducerConnectionList => admin::producer_connections(s, c, req).await,
+        C::GetConsumerRunningInfo => call_consumer::running_info(s, c, req).await,
+        C::ConsumeMessageDirectly => call_consumer::consume_directly(s, c, req).await,
         _ if req.is_oneway() => None,
         _ => Some(not_supported(&req)),
     }
