@@ -35,6 +35,13 @@ impl QueueTable {
             .entry(key.queue_id)
             .or_insert(q)
     }
+    /// Removes every queue of `topic`; returns their ids.
+    pub fn remove_topic(&mut self, topic: &str) -> Vec<u32> {
+        self.by_topic
+            .remove(topic)
+            .map(|qs| qs.into_keys().collect())
+            .unwrap_or_default()
+    }
     pub fn len(&self) -> usize {
         self.by_topic.values().map(HashMap::len).sum()
     }

@@ -702,6 +702,21 @@ impl ShardStore {
                 self.inner.progress.wait().await;
             }
         }
+        // A topic dropped while this append waited for room: its queues are
+        // gone, and this append would recreate them half-way; refuse it.
+        if let Some(m) = msgs.iter().find(|m| {
+            self.inner
+                .st
+                .borrow()
+                .queues
+                .get_by(&m.topic, m.queue_id)
+                .is_none()
+        }) {
+            return Err(StoreError::MessageIllegal(format!(
+                "the queue {}:{} was dropped while the append waited",
+                m.topic, m.queue_id
+            )));
+        }
         let (result, end) = self.append_now(msgs, &prepared, total)?;
         match self.inner.cfg.flush_mode {
             FlushMode::Async => {
@@ -1163,6 +1178,40 @@ impl ShardStore {
             }
         }
         Ok(files)
+    }
+
+    /// Drops every consume queue of `topic` (Apache `cleanUnusedTopic`,
+    /// after DELETE_TOPIC): its messages can no longer be pulled, and a
+    /// topic created again under the name starts at queue offset 0. The
+    /// records stay in the commitlog until retention takes them (a key
+    /// query may still find them, as in Apache). A checkpoint follows at
+    /// once, so that crash recovery does not re-dispatch records of the
+    /// dropped queues written before the drop. Returns how many queues went.
+    pub async fn drop_topic(&self, topic: &str) -> Result<usize> {
+        let dirs: Vec<PathBuf> = {
+            let mut s = self.inner.st.borrow_mut();
+            s.queues
+                .remove_topic(topic)
+                .into_iter()
+                .map(|q| queue_dir(&self.inner.dir, &QueueKey::new(topic, q)))
+                .collect()
+        };
+        let disk = &self.inner.env.disk;
+        for dir in &dirs {
+            for (name, _) in disk.list(dir).unwrap_or_default() {
+                let f = dir.join(name);
+                disk.remove_file(&f)
+                    .map_err(|e| StoreError::io("remove", f.clone(), e))?;
+            }
+            // The directory itself only on a real file system (best effort:
+            // an empty queue directory opens as an empty queue).
+            let _ = std::fs::remove_dir(dir);
+        }
+        if let Some(topic_dir) = dirs.first().and_then(|d| d.parent()) {
+            let _ = std::fs::remove_dir(topic_dir);
+        }
+        self.checkpoint_now(false).await?;
+        Ok(dirs.len())
     }
 
     /// Makes everything appended so far durable, consume queues and index

@@ -122,13 +122,23 @@ pub async fn delete_topic(
     if let Err(e) = shard.meta.delete_topic(&topic) {
         return Some(reply(&req, ResponseCode::SystemError, e));
     }
+    // The topic's consume queues go too (Apache `cleanUnusedTopic`): its
+    // messages are no longer readable, and a topic created again under the
+    // name starts empty. Its committed offsets go with them (Apache keeps
+    // them; they would point past the new queues' end).
     for target in 0..shard.shards() {
         let t = topic.clone();
-        shard
+        let dropped = shard
             .on_owner(target, move |s| async move {
-                s.offsets.borrow_mut().remove_topic(&t)
+                s.offsets.borrow_mut().remove_topic(&t);
+                s.store.drop_topic(&t).await
             })
             .await;
+        match dropped {
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Some(reply(&req, ResponseCode::SystemError, e.to_string())),
+            None => return Some(reply(&req, ResponseCode::SystemError, "shard unavailable")),
+        }
     }
     Some(success(&req))
 }
