@@ -1196,6 +1196,9 @@ impl ShardStore {
                 .map(|q| queue_dir(&self.inner.dir, &QueueKey::new(topic, q)))
                 .collect()
         };
+        if dirs.is_empty() {
+            return Ok(0);
+        }
         let disk = &self.inner.env.disk;
         for dir in &dirs {
             for (name, _) in disk.list(dir).unwrap_or_default() {

@@ -8,8 +8,8 @@
 //! consume-queue unit's tags code). Each shard keeps its pending timers in
 //! a min-heap of (delivery time, queue offset), 12 bytes each
 //! (`timer_heap.rs`), rebuilt at start from consume-queue units alone; a
-//! due round reads its records in queue order, neighbours in one read. Delivered timers are
-//! marked in a bitmap over queue offsets (one bit per timer above the lowest
+//! due round reads its records in queue order, neighbours in one read.
+//! Delivered timers are marked in a bitmap over queue offsets (one bit per timer above the lowest
 //! pending one), persisted every second and at shutdown in
 //! `config/timer-<shard>.bin`: a restart delivers nothing early and loses
 //! nothing; a crash repeats at most the last second's deliveries.
