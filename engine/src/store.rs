@@ -113,6 +113,8 @@ enum AreaId {
 
 fn area_mut<'a>(st: &'a mut State, id: &AreaId) -> &'a mut SegmentedLog {
     match id {
+        // Queues leave the table only under the flush lock (`drop_topic`),
+        // which every holder of an `AreaId` holds.
         AreaId::Queue(k) => &mut st.queues.get_mut(k).expect("queue exists").area,
         AreaId::IndexActive => st.index.active_entries(),
         AreaId::IndexSealed(i) => st
@@ -1188,6 +1190,10 @@ impl ShardStore {
     /// once, so that crash recovery does not re-dispatch records of the
     /// dropped queues written before the drop. Returns how many queues went.
     pub async fn drop_topic(&self, topic: &str) -> Result<usize> {
+        // Not while a flush round runs: it names the areas it writes by
+        // queue key across its awaits (`AreaId`), and must find the same
+        // queue when its writes complete.
+        let flushing = self.inner.flush_lock.acquire_permit(1).await;
         let dirs: Vec<PathBuf> = {
             let mut s = self.inner.st.borrow_mut();
             s.queues
@@ -1213,6 +1219,7 @@ impl ShardStore {
         if let Some(topic_dir) = dirs.first().and_then(|d| d.parent()) {
             let _ = std::fs::remove_dir(topic_dir);
         }
+        drop(flushing);
         self.checkpoint_now(false).await?;
         Ok(dirs.len())
     }

@@ -289,3 +289,14 @@ pub fn ext_str<'a>(cmd: &'a RemotingCommand, key: &str) -> &'a str {
     cmd.ext_field(key)
         .unwrap_or_else(|| panic!("response has no extField {key:?}: {cmd:?}"))
 }
+
+/// How long a test waits for one answer ([`call`]).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// [`RemotingClient::invoke`] within [`CALL_TIMEOUT`], for tests: a failure
+/// (timeout, closed connection) panics with the request code.
+pub fn call(c: &mut RemotingClient, cmd: RemotingCommand) -> RemotingCommand {
+    let code = cmd.code;
+    c.invoke(cmd, CALL_TIMEOUT)
+        .unwrap_or_else(|e| panic!("request code {code}: {e}"))
+}

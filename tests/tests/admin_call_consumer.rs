@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ringmq_remoting::{RemotingCommand, ResponseCode};
 use ringmq_tests::records::decode_records;
-use ringmq_tests::remoting_client::{ext_str, RemotingClient};
+use ringmq_tests::remoting_client::{call, ext_str, RemotingClient};
 use ringmq_tests::requests::{self, response, Message};
 use ringmq_tests::server::Ringmq;
 
@@ -18,12 +18,6 @@ const TOPIC: &str = "CallConsumerTopic";
 const CLIENT: &str = "127.0.0.1@call-consumer-1";
 const GET_CONSUMER_RUNNING_INFO: i32 = 307;
 const CONSUME_MESSAGE_DIRECTLY: i32 = 309;
-
-fn call(c: &mut RemotingClient, cmd: RemotingCommand) -> RemotingCommand {
-    let code = cmd.code;
-    c.invoke(cmd, RPC)
-        .unwrap_or_else(|e| panic!("request code {code}: {e}"))
-}
 
 /// The consumer side answers one forwarded request with `body`; returns
 /// what the admin then received.

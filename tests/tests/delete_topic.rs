@@ -3,24 +3,14 @@
 //! readable, and a topic created again under the same name starts empty at
 //! queue offset 0, also after a restart.
 
-use std::time::Duration;
-
-use ringmq_remoting::RemotingCommand;
 use ringmq_tests::records::decode_records;
-use ringmq_tests::remoting_client::{ext_i64, RemotingClient};
+use ringmq_tests::remoting_client::{call, ext_i64, RemotingClient};
 use ringmq_tests::requests::{self, response, Message, Pull};
 use ringmq_tests::server::Ringmq;
 
-const RPC: Duration = Duration::from_secs(30);
 const TOPIC: &str = "DeleteMeTopic";
 const GROUP: &str = "delete_topic_group";
 const DELETE_TOPIC_IN_BROKER: i32 = 215;
-
-fn call(c: &mut RemotingClient, cmd: RemotingCommand) -> RemotingCommand {
-    let code = cmd.code;
-    c.invoke(cmd, RPC)
-        .unwrap_or_else(|e| panic!("request code {code}: {e}"))
-}
 
 fn max_offset(c: &mut RemotingClient, queue: i32) -> i64 {
     let resp = call(c, requests::get_max_offset(TOPIC, queue));

@@ -8,23 +8,15 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use ringmq_remoting::RemotingCommand;
-use ringmq_tests::remoting_client::RemotingClient;
+use ringmq_tests::remoting_client::{call, RemotingClient};
 use ringmq_tests::requests::{self, code, response};
 use ringmq_tests::server::{Ringmq, ServeOptions};
 
-const RPC: Duration = Duration::from_secs(30);
 const GROUP: &str = "ordered_lock_group";
 const TOPIC: &str = "OrderedLockTopic";
 const BROKER: &str = "broker-a";
 /// Lock lifetime for this test (Apache: 60 s).
 const LIVE_MS: u64 = 1500;
-
-fn call(c: &mut RemotingClient, cmd: RemotingCommand) -> RemotingCommand {
-    let code = cmd.code;
-    c.invoke(cmd, RPC)
-        .unwrap_or_else(|e| panic!("request code {code}: {e}"))
-}
 
 /// Queue ids the broker says `client` now holds, of those asked for.
 fn lock(

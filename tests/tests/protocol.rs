@@ -15,7 +15,7 @@ use ringmq_remoting::{RemotingCommand, SerializeType};
 use ringmq_tests::records::{
     decode_offset_msg_id, decode_records, properties_string, BatchItem, OffsetMsgId, StoredMessage,
 };
-use ringmq_tests::remoting_client::{ext_i64, ext_str, ClientError, RemotingClient};
+use ringmq_tests::remoting_client::{call, ext_i64, ext_str, ClientError, RemotingClient};
 use ringmq_tests::requests::{self, code, response, Message, Pull};
 use ringmq_tests::server::{Ringmq, ServeOptions};
 
@@ -35,12 +35,6 @@ fn serial() -> MutexGuard<'static, ()> {
 
 fn connect(addr: SocketAddr) -> RemotingClient {
     RemotingClient::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"))
-}
-
-fn call(c: &mut RemotingClient, cmd: RemotingCommand) -> RemotingCommand {
-    let code = cmd.code;
-    c.invoke(cmd, RPC)
-        .unwrap_or_else(|e| panic!("request code {code}: {e}"))
 }
 
 fn assert_code(resp: &RemotingCommand, expected: i32, what: &str) {

@@ -6,23 +6,13 @@
 use std::time::{Duration, Instant};
 
 use ringmq_tests::records::{decode_records, StoredMessage};
-use ringmq_tests::remoting_client::RemotingClient;
+use ringmq_tests::remoting_client::{call, RemotingClient};
 use ringmq_tests::requests::{self, response, Message, Pull};
 use ringmq_tests::server::{Ringmq, ServeOptions};
 
-const RPC: Duration = Duration::from_secs(30);
 const GROUP: &str = "retry_test_group";
 /// CONSUMER_SEND_MSG_BACK (reference §2.1).
 const CONSUMER_SEND_MSG_BACK: i32 = 36;
-
-fn call(
-    c: &mut RemotingClient,
-    cmd: ringmq_remoting::RemotingCommand,
-) -> ringmq_remoting::RemotingCommand {
-    let code = cmd.code;
-    c.invoke(cmd, RPC)
-        .unwrap_or_else(|e| panic!("request code {code}: {e}"))
-}
 
 /// Held pulls until one returns messages or `deadline` passes.
 fn pull_until_found(

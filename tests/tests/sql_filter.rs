@@ -3,24 +3,15 @@
 //! the messages whose properties satisfy it; without it, or with an
 //! expression that does not compile, the broker refuses as Apache does.
 
-use std::time::Duration;
-
 use ringmq_remoting::RemotingCommand;
 use ringmq_tests::records::decode_records;
-use ringmq_tests::remoting_client::{ext_i64, RemotingClient};
+use ringmq_tests::remoting_client::{call, ext_i64, RemotingClient};
 use ringmq_tests::requests::{self, response, Message, Pull};
 use ringmq_tests::server::{Ringmq, ServeOptions};
 
-const RPC: Duration = Duration::from_secs(30);
 const GROUP: &str = "sql_group";
 /// SUBSCRIPTION_PARSE_FAILED (reference §2.3).
 const SUBSCRIPTION_PARSE_FAILED: i32 = 23;
-
-fn call(c: &mut RemotingClient, cmd: RemotingCommand) -> RemotingCommand {
-    let code = cmd.code;
-    c.invoke(cmd, RPC)
-        .unwrap_or_else(|e| panic!("request code {code}: {e}"))
-}
 
 fn sql_pull(topic: &str, offset: i64, expr: &str) -> RemotingCommand {
     let mut cmd = Pull::new(GROUP, topic, 0, offset)

@@ -6,18 +6,11 @@ use std::time::{Duration, Instant};
 
 use ringmq_remoting::RemotingCommand;
 use ringmq_tests::records::{decode_offset_msg_id, decode_records};
-use ringmq_tests::remoting_client::{ext_str, RemotingClient};
+use ringmq_tests::remoting_client::{call, ext_str, RemotingClient};
 use ringmq_tests::requests::{self, now_millis, response, Message, Pull};
 use ringmq_tests::server::{Ringmq, ServeOptions};
 
-const RPC: Duration = Duration::from_secs(30);
 const GROUP: &str = "timer_test_group";
-
-fn call(c: &mut RemotingClient, cmd: RemotingCommand) -> RemotingCommand {
-    let code = cmd.code;
-    c.invoke(cmd, RPC)
-        .unwrap_or_else(|e| panic!("request code {code}: {e}"))
-}
 
 /// Bodies in the queue from `offset` on, right now (pulls of at most 32,
 /// the broker's cap, until the queue's end).

@@ -7,23 +7,16 @@ use std::time::{Duration, Instant};
 
 use ringmq_remoting::RemotingCommand;
 use ringmq_tests::records::{decode_offset_msg_id, decode_records};
-use ringmq_tests::remoting_client::{ext_i64, ext_str, RemotingClient};
+use ringmq_tests::remoting_client::{call, ext_i64, ext_str, RemotingClient};
 use ringmq_tests::requests::{self, response, Message, Pull};
 use ringmq_tests::server::{Ringmq, ServeOptions};
 
-const RPC: Duration = Duration::from_secs(30);
 const PRODUCER: &str = "tx_producer_group";
 const GROUP: &str = "tx_consumer_group";
 const END_TRANSACTION: i32 = 37;
 const CHECK_TRANSACTION_STATE: i32 = 39;
 const COMMIT: i32 = 8;
 const ROLLBACK: i32 = 12;
-
-fn call(c: &mut RemotingClient, cmd: RemotingCommand) -> RemotingCommand {
-    let code = cmd.code;
-    c.invoke(cmd, RPC)
-        .unwrap_or_else(|e| panic!("request code {code}: {e}"))
-}
 
 /// The producer's heartbeat, so that check-backs have a connection to go to.
 fn producer_heartbeat(c: &mut RemotingClient) {
