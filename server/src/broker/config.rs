@@ -73,6 +73,9 @@ pub struct BrokerConfig {
     /// (Apache: the system property `rocketmq.broker.rebalance.lockMaxLiveTime`,
     /// 60 s; here the key `rebalanceLockMaxLiveTime`, ms).
     pub rebalance_lock_max_live_ms: u64,
+    /// How often the per-topic / per-group statistics are sampled (Apache:
+    /// every 10 s; here the key `statsSampleInterval`, ms).
+    pub stats_sample_interval_ms: u64,
     // ringmq's own.
     pub shards: Option<u16>,
     pub cpus: Vec<usize>,
@@ -127,6 +130,7 @@ impl Default for BrokerConfig {
             message_delay_level: "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"
                 .into(),
             rebalance_lock_max_live_ms: 60_000,
+            stats_sample_interval_ms: 10_000,
             shards: None,
             cpus: Vec::new(),
             tail_cache_mib: None,
@@ -220,6 +224,7 @@ impl BrokerConfig {
             "transactionTimeOut" => self.transaction_timeout_ms = num("ms")?,
             "transactionCheckMax" => self.transaction_check_max = num("a count")? as u32,
             "messageDelayLevel" => self.message_delay_level = v.into(),
+            "statsSampleInterval" => self.stats_sample_interval_ms = num("ms")?.max(1),
             "rebalanceLockMaxLiveTime" | "rocketmq.broker.rebalance.lockMaxLiveTime" => {
                 self.rebalance_lock_max_live_ms = num("ms")?.max(1)
             }

@@ -20,6 +20,7 @@ pub mod send;
 pub mod service;
 pub mod shard;
 pub mod sql92;
+pub mod stats;
 pub mod subscription;
 pub mod timer;
 pub mod timer_heap;
@@ -207,6 +208,7 @@ pub fn run(
                 timers: RefCell::new(timers),
                 msgs_put: Default::default(),
                 msgs_got: Default::default(),
+                stats: Default::default(),
                 samples: RefCell::new(Default::default()),
                 holds: RefCell::new(Default::default()),
             });
@@ -307,6 +309,17 @@ fn spawn_periodic(shard: &Rc<BrokerShard>, stop: &Rc<Stop>) {
                 }
             }
             glommio::timer::sleep(Duration::from_secs(10)).await;
+        }
+    })
+    .detach();
+    let (s, st) = (shard.clone(), stop.clone());
+    glommio::spawn_local(async move {
+        let every = Duration::from_millis(s.cfg.stats_sample_interval_ms);
+        while !st.is_set() {
+            glommio::timer::sleep(every).await;
+            s.stats
+                .borrow_mut()
+                .sample(metadata::now_ms(), every.as_millis() as i64);
         }
     })
     .detach();

@@ -20,6 +20,7 @@ use ringmq_remoting::{
 use super::metadata::perm;
 use super::shard::BrokerShard;
 use super::sql92::SqlFilter;
+use super::stats;
 use super::subscription::TagFilter;
 use crate::net::conn::reply;
 use crate::net::Connection;
@@ -332,6 +333,15 @@ async fn run_on_owner(s: Rc<BrokerShard>, job: PullJob) -> Pulled {
         drop(waiting);
         s.release_hold(&job.key);
         s.msgs_got.set(s.msgs_got.get() + r.messages.len() as u64);
+        if !r.messages.is_empty() {
+            let n = r.messages.len() as u64;
+            let bytes = r.messages.iter().map(|m| m.len() as u64).sum();
+            let key = format!("{}@{}", job.key.topic, job.group);
+            let mut st = s.stats.borrow_mut();
+            st.add(stats::GROUP_GET_NUMS, &key, n);
+            st.add(stats::GROUP_GET_SIZE, &key, bytes);
+            st.add(stats::BROKER_GET_NUMS, &s.cfg.broker_cluster_name, n);
+        }
         let mut body = BytesMut::with_capacity(r.messages.iter().map(|m| m.len()).sum());
         for m in &r.messages {
             body.extend_from_slice(m);

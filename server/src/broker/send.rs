@@ -20,6 +20,7 @@ use super::metadata;
 use super::metadata::{perm, TopicLookup};
 use super::schedule;
 use super::shard::BrokerShard;
+use super::stats;
 use super::timer;
 use super::topic_names;
 use super::transaction;
@@ -266,6 +267,11 @@ async fn send(
             let r = s.store.append(&inputs).await.map(|r| r.records);
             if let Ok(recs) = &r {
                 s.msgs_put.set(s.msgs_put.get() + recs.len() as u64);
+                let (n, bytes) = (recs.len() as u64, recs.iter().map(|a| a.size as u64).sum());
+                let mut st = s.stats.borrow_mut();
+                st.add(stats::TOPIC_PUT_NUMS, &inputs[0].topic, n);
+                st.add(stats::TOPIC_PUT_SIZE, &inputs[0].topic, bytes);
+                st.add(stats::BROKER_PUT_NUMS, &s.cfg.broker_cluster_name, n);
             }
             r
         })

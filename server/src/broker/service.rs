@@ -9,7 +9,7 @@ use ringmq_remoting::{RemotingCommand, RequestCode};
 
 use super::shard::BrokerShard;
 use super::{
-    admin, call_consumer, clients, pull, query, queue_locks, queue_requests, retry, send,
+    admin, call_consumer, clients, pull, query, queue_locks, queue_requests, retry, send, stats,
     transaction,
 };
 use crate::net::conn::not_supported;
@@ -79,6 +79,7 @@ async fn dispatch(
         C::GetProducerConnectionList => admin::producer_connections(s, c, req).await,
         C::GetConsumerRunningInfo => call_consumer::running_info(s, c, req).await,
         C::ConsumeMessageDirectly => call_consumer::consume_directly(s, c, req).await,
+        C::ViewBrokerStatsData => stats::view_stats(s, c, req).await,
         _ if req.is_oneway() => None,
         _ => Some(not_supported(&req)),
     }

@@ -57,6 +57,8 @@ pub struct BrokerShard {
     /// shard's queues since start (runtime info).
     pub msgs_put: std::cell::Cell<u64>,
     pub msgs_got: std::cell::Cell<u64>,
+    /// Per topic / group / broker figures for VIEW_BROKER_STATS_DATA.
+    pub stats: RefCell<super::stats::StatsTable>,
     /// (time, msgs_put, msgs_got) every 10 s over the last 10 minutes, for
     /// the TPS figures of runtime info.
     pub samples: RefCell<std::collections::VecDeque<(std::time::Instant, u64, u64)>>,
