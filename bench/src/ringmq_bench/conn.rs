@@ -270,3 +270,40 @@ pub fn poll(fds: &mut [libc::pollfd], timeout: Duration) -> io::Result<usize> {
     }
     Ok(r as usize)
 }
+
+/// One turn of a load loop over `conns`: waits (at most `timeout`) until one
+/// can read or write, reads what arrived, and appends each complete
+/// response to `out` with its connection's index. With no connection it
+/// just sleeps.
+pub fn poll_responses(
+    conns: &mut [Conn],
+    fds: &mut Vec<libc::pollfd>,
+    timeout: Duration,
+    out: &mut Vec<(usize, RemotingCommand)>,
+) -> Result<()> {
+    fds.clear();
+    fds.extend(conns.iter().map(|c| libc::pollfd {
+        fd: c.fd(),
+        events: libc::POLLIN | if c.wants_write() { libc::POLLOUT } else { 0 },
+        revents: 0,
+    }));
+    if fds.is_empty() {
+        std::thread::sleep(timeout);
+        return Ok(());
+    }
+    poll(fds, timeout).map_err(|e| Error::Io {
+        op: "poll",
+        addr: String::new(),
+        source: e,
+    })?;
+    for (ci, fd) in fds.iter().enumerate() {
+        if fd.revents == 0 {
+            continue;
+        }
+        conns[ci].read_available()?;
+        while let Some(resp) = conns[ci].next_response()? {
+            out.push((ci, resp));
+        }
+    }
+    Ok(())
+}

@@ -40,7 +40,7 @@ use ringmq_remoting::{
 };
 use serde_json::json;
 
-use crate::conn::{poll, Conn, ConnConfig};
+use crate::conn::{poll_responses, Conn, ConnConfig};
 use crate::error::{Error, Result};
 use crate::limits::{
     CALL_TIMEOUT, HEARTBEAT_INTERVAL, HISTOGRAM_HANDOVER, MAX_RECONSUME_TIMES,
@@ -689,6 +689,7 @@ impl PullLoop {
         let mut last_heartbeat = Instant::now();
         let mut last_scan = Instant::now();
         let mut fds: Vec<libc::pollfd> = Vec::new();
+        let mut arrived = Vec::new();
         loop {
             if self.shared.stop.load(Ordering::Relaxed) {
                 return Ok(());
@@ -731,29 +732,9 @@ impl PullLoop {
                     timeout = timeout.min(t.saturating_duration_since(now));
                 }
             }
-            fds.clear();
-            fds.extend(self.conns.iter().map(|c| libc::pollfd {
-                fd: c.fd(),
-                events: libc::POLLIN | if c.wants_write() { libc::POLLOUT } else { 0 },
-                revents: 0,
-            }));
-            if fds.is_empty() {
-                std::thread::sleep(timeout);
-                continue;
-            }
-            poll(&mut fds, timeout).map_err(|e| Error::Io {
-                op: "poll",
-                addr: String::new(),
-                source: e,
-            })?;
-            for (ci, fd) in fds.iter().enumerate() {
-                if fd.revents == 0 {
-                    continue;
-                }
-                self.conns[ci].read_available()?;
-                while let Some(resp) = self.conns[ci].next_response()? {
-                    self.on_response(ci, resp)?;
-                }
+            poll_responses(&mut self.conns, &mut fds, timeout, &mut arrived)?;
+            for (ci, resp) in arrived.drain(..) {
+                self.on_response(ci, resp)?;
             }
         }
     }

@@ -32,7 +32,7 @@ use ringmq_remoting::{
 };
 use serde_json::json;
 
-use crate::conn::{poll, Conn};
+use crate::conn::{poll_responses, Conn};
 use crate::error::{Error, Result};
 use crate::limits::{
     ASYNC_MAX_IN_FLIGHT, DRAIN_TIMEOUT, HISTOGRAM_HANDOVER, MAX_MESSAGE_SIZE, MAX_SENDERS,
@@ -499,6 +499,7 @@ impl SenderLoop {
         let mut last_handover = Instant::now();
         let mut last_scan = Instant::now();
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.conns.len());
+        let mut arrived = Vec::new();
         loop {
             let now = Instant::now();
             if drain_until.is_none() && (self.shared.stop.load(Ordering::Relaxed) || budget_done) {
@@ -535,25 +536,9 @@ impl SenderLoop {
             if let Some(t) = self.paused.front() {
                 timeout = timeout.min(t.saturating_duration_since(now));
             }
-            fds.clear();
-            fds.extend(self.conns.iter().map(|c| libc::pollfd {
-                fd: c.fd(),
-                events: libc::POLLIN | if c.wants_write() { libc::POLLOUT } else { 0 },
-                revents: 0,
-            }));
-            poll(&mut fds, timeout).map_err(|e| Error::Io {
-                op: "poll",
-                addr: String::new(),
-                source: e,
-            })?;
-            for (i, fd) in fds.iter().enumerate() {
-                if fd.revents == 0 {
-                    continue;
-                }
-                self.conns[i].read_available()?;
-                while let Some(resp) = self.conns[i].next_response()? {
-                    self.on_response(i, resp);
-                }
+            poll_responses(&mut self.conns, &mut fds, timeout, &mut arrived)?;
+            for (i, resp) in arrived.drain(..) {
+                self.on_response(i, resp);
             }
         }
     }

@@ -38,7 +38,7 @@ use ringmq_remoting::{
     SendMessageResponseHeader, SerializeType,
 };
 
-use crate::conn::{poll, Conn, ConnConfig};
+use crate::conn::{poll_responses, Conn, ConnConfig};
 use crate::error::{Error, Result};
 use crate::limits::{
     CALL_TIMEOUT, MAX_MESSAGE_SIZE, MAX_SENDERS, POLL_TICK, SEND_TIMEOUT, TIMER_MAX_COUNT,
@@ -274,6 +274,7 @@ fn send_all(
     let mut key = String::with_capacity(64);
     let mut pending: Vec<HashMap<i32, Instant>> = conns.iter().map(|_| HashMap::new()).collect();
     let mut fds: Vec<libc::pollfd> = Vec::with_capacity(conns.len());
+    let mut arrived = Vec::new();
     let mut rt = new_histogram();
     let (mut ok, mut failed, mut next, mut in_flight) = (0u64, 0u64, 0u64, 0usize);
     let start = Instant::now();
@@ -352,48 +353,32 @@ fn send_all(
                 }
             }
         }
-        fds.clear();
-        fds.extend(conns.iter().map(|c| libc::pollfd {
-            fd: c.fd(),
-            events: libc::POLLIN | if c.wants_write() { libc::POLLOUT } else { 0 },
-            revents: 0,
-        }));
-        poll(&mut fds, POLL_TICK).map_err(|e| Error::Io {
-            op: "poll",
-            addr: String::new(),
-            source: e,
-        })?;
-        for (ci, fd) in fds.iter().enumerate() {
-            if fd.revents == 0 {
+        poll_responses(conns, &mut fds, POLL_TICK, &mut arrived)?;
+        for (ci, resp) in arrived.drain(..) {
+            let Some(sent) = pending[ci].remove(&resp.opaque) else {
                 continue;
-            }
-            conns[ci].read_available()?;
-            while let Some(resp) = conns[ci].next_response()? {
-                let Some(sent) = pending[ci].remove(&resp.opaque) else {
-                    continue;
-                };
-                in_flight -= 1;
-                let now = Instant::now();
-                last_answer = (now, now_millis());
-                let code = resp.response_code();
-                let good = matches!(
-                    code,
-                    ResponseCode::Success
-                        | ResponseCode::FlushDiskTimeout
-                        | ResponseCode::FlushSlaveTimeout
-                        | ResponseCode::SlaveNotAvailable
-                ) && resp.decode_header::<SendMessageResponseHeader>().is_ok();
-                if good {
-                    ok += 1;
-                    record(&mut rt, now.duration_since(sent).as_micros() as u64);
-                } else {
-                    failed += 1;
-                    errors.note(format!(
-                        "SEND_MESSAGE_V2 to {}: expected SUCCESS with a SendMessageResponseHeader, got {code} (remark {:?})",
-                        conns[ci].addr(),
-                        resp.remark
-                    ));
-                }
+            };
+            in_flight -= 1;
+            let now = Instant::now();
+            last_answer = (now, now_millis());
+            let code = resp.response_code();
+            let good = matches!(
+                code,
+                ResponseCode::Success
+                    | ResponseCode::FlushDiskTimeout
+                    | ResponseCode::FlushSlaveTimeout
+                    | ResponseCode::SlaveNotAvailable
+            ) && resp.decode_header::<SendMessageResponseHeader>().is_ok();
+            if good {
+                ok += 1;
+                record(&mut rt, now.duration_since(sent).as_micros() as u64);
+            } else {
+                failed += 1;
+                errors.note(format!(
+                    "SEND_MESSAGE_V2 to {}: expected SUCCESS with a SendMessageResponseHeader, got {code} (remark {:?})",
+                    conns[ci].addr(),
+                    resp.remark
+                ));
             }
         }
     }

@@ -22,7 +22,7 @@ use super::{
     producer_heartbeat, runtime_sum, send_all, Due, Target, TimerArgs, RUN_PROPERTY, SEQ_PROPERTY,
     TIMEOUT_SCAN,
 };
-use crate::conn::{poll, Conn, ConnConfig};
+use crate::conn::{poll_responses, Conn, ConnConfig};
 use crate::error::{Error, Result};
 use crate::limits::{
     CALL_TIMEOUT, POLL_TICK, PULL_BATCH, PULL_ERROR_PAUSE, PULL_SUSPEND, PULL_TIMEOUT,
@@ -95,6 +95,7 @@ struct Drain {
 impl Drain {
     fn run(mut self) -> Result<Deliveries> {
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(self.conns.len());
+        let mut arrived = Vec::new();
         let mut last_scan = Instant::now();
         loop {
             let expected = self.control.expected.load(Ordering::Relaxed);
@@ -121,26 +122,10 @@ impl Drain {
                     timeout = timeout.min(t.saturating_duration_since(now));
                 }
             }
-            fds.clear();
-            fds.extend(self.conns.iter().map(|c| libc::pollfd {
-                fd: c.fd(),
-                events: libc::POLLIN | if c.wants_write() { libc::POLLOUT } else { 0 },
-                revents: 0,
-            }));
-            poll(&mut fds, timeout).map_err(|e| Error::Io {
-                op: "poll",
-                addr: String::new(),
-                source: e,
-            })?;
-            for (ci, fd) in fds.iter().enumerate() {
-                if fd.revents == 0 {
-                    continue;
-                }
-                self.conns[ci].read_available()?;
-                while let Some(resp) = self.conns[ci].next_response()? {
-                    if let Some((qi, _)) = self.pending[ci].remove(&resp.opaque) {
-                        self.on_pull(qi, resp);
-                    }
+            poll_responses(&mut self.conns, &mut fds, timeout, &mut arrived)?;
+            for (ci, resp) in arrived.drain(..) {
+                if let Some((qi, _)) = self.pending[ci].remove(&resp.opaque) {
+                    self.on_pull(qi, resp);
                 }
             }
         }
