@@ -143,6 +143,65 @@ pub async fn delete_topic(
     Some(success(&req))
 }
 
+/// CLONE_GROUP_OFFSET (314, `mqadmin cloneGroupOffset`): `destGroup` gets
+/// `srcGroup`'s committed offsets on `topic` (or on every topic `srcGroup`
+/// has offsets for), on every shard. Unless `offline`, a topic the live
+/// source group does not subscribe to is skipped, as in Apache.
+pub async fn clone_group_offset(
+    shard: Rc<BrokerShard>,
+    _c: Rc<Connection>,
+    req: RemotingCommand,
+) -> Reply {
+    let (src, dest) = match (required(&req, "srcGroup"), required(&req, "destGroup")) {
+        (Ok(s), Ok(d)) => (s.to_owned(), d.to_owned()),
+        (Err(r), _) | (_, Err(r)) => return Some(r),
+    };
+    let offline = req
+        .ext_field("offline")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let mut topics: Vec<String> = match req.ext_field("topic").map(str::trim) {
+        Some(t) if !t.is_empty() => vec![t.to_owned()],
+        _ => {
+            let mut all = Vec::new();
+            for target in 0..shard.shards() {
+                let g = src.clone();
+                if let Some(t) = shard
+                    .on_owner(
+                        target,
+                        move |s| async move { s.offsets.borrow().topics_of(&g) },
+                    )
+                    .await
+                {
+                    all.extend(t);
+                }
+            }
+            all.sort();
+            all.dedup();
+            all
+        }
+    };
+    topics.retain(|t| shard.meta.topic(t).is_some());
+    if !offline {
+        if let Some(live) = super::clients::consumer_group_snapshot(&shard, &src).await {
+            if !live.subscriptions.is_empty() {
+                topics.retain(|t| live.subscriptions.contains_key(t));
+            }
+        }
+    }
+    for target in 0..shard.shards() {
+        let (s_, d_, ts) = (src.clone(), dest.clone(), topics.clone());
+        shard
+            .on_owner(target, move |s| async move {
+                let mut o = s.offsets.borrow_mut();
+                for t in &ts {
+                    o.clone_offsets(&s_, &d_, t);
+                }
+            })
+            .await;
+    }
+    Some(success(&req))
+}
+
 /// GET_ALL_TOPIC_CONFIG (21).
 pub async fn all_topic_config(
     shard: Rc<BrokerShard>,

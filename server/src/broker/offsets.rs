@@ -82,6 +82,24 @@ impl OffsetTable {
             .collect()
     }
 
+    /// Topics `group` has offsets for.
+    pub fn topics_of(&self, group: &str) -> Vec<String> {
+        let suffix = format!("@{group}");
+        self.table
+            .keys()
+            .filter_map(|k| k.strip_suffix(&suffix).map(str::to_owned))
+            .collect()
+    }
+
+    /// Gives `dest` a copy of `src`'s offsets on `topic` (replacing what
+    /// `dest` had there), as Apache's `cloneOffset`; nothing if `src` has none.
+    pub fn clone_offsets(&mut self, src: &str, dest: &str, topic: &str) {
+        if let Some(offsets) = self.table.get(&key(src, topic)).cloned() {
+            self.table.insert(key(dest, topic), offsets);
+            self.dirty = true;
+        }
+    }
+
     /// Forgets a group (DELETE_SUBSCRIPTIONGROUP with removeOffset).
     pub fn remove_group(&mut self, group: &str) {
         let suffix = format!("@{group}");

@@ -80,6 +80,7 @@ async fn dispatch(
         C::GetConsumerRunningInfo => call_consumer::running_info(s, c, req).await,
         C::ConsumeMessageDirectly => call_consumer::consume_directly(s, c, req).await,
         C::ViewBrokerStatsData => stats::view_stats(s, c, req).await,
+        C::CloneGroupOffset => admin::clone_group_offset(s, c, req).await,
         _ if req.is_oneway() => None,
         _ => Some(not_supported(&req)),
     }
