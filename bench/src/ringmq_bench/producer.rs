@@ -27,9 +27,7 @@ use hdrhistogram::Histogram;
 use ringmq_remoting::body::route_data::TopicRouteData;
 use ringmq_remoting::heartbeat::{HeartbeatData, ProducerData};
 use ringmq_remoting::message::property;
-use ringmq_remoting::{
-    RemotingCommand, RequestCode, ResponseCode, SendMessageRequestHeader, SendMessageResponseHeader,
-};
+use ringmq_remoting::{RemotingCommand, RequestCode, ResponseCode, SendMessageResponseHeader};
 use serde_json::json;
 
 use crate::conn::{poll_responses, Conn};
@@ -597,22 +595,7 @@ impl SenderLoop {
         if plan.property_size > 0 {
             user_properties(&mut props, plan.property_size, born);
         }
-        let header = SendMessageRequestHeader {
-            producer_group: PRODUCER_GROUP.to_owned(),
-            topic: plan.topic.clone(),
-            default_topic: DEFAULT_TOPIC.to_owned(),
-            default_topic_queue_nums: DEFAULT_TOPIC_QUEUE_NUMS,
-            queue_id: mq.queue_id,
-            sys_flag: 0,
-            born_timestamp: born,
-            flag: 0,
-            properties: Some(props),
-            reconsume_times: Some(0),
-            unit_mode: false,
-            max_reconsume_times: None,
-            batch: false,
-            bname: Some(mq.broker_name.clone()),
-        };
+        let header = rpc::send_header(PRODUCER_GROUP, &plan.topic, mq, born, props);
         let mut cmd = RemotingCommand::new_request(RequestCode::SendMessageV2, opaque);
         header.to_v2_ext_fields(cmd.ext_fields_mut());
         cmd.body = plan.body.clone();

@@ -8,7 +8,7 @@ use ringmq_remoting::body::topic_config::{TopicFilterType, PERM_READ, PERM_WRITE
 use ringmq_remoting::heartbeat::HeartbeatData;
 use ringmq_remoting::{
     CommandCustomHeader, CreateTopicRequestHeader, GetRouteInfoRequestHeader, RemotingCommand,
-    RequestCode, ResponseCode, UnregisterClientRequestHeader,
+    RequestCode, ResponseCode, SendMessageRequestHeader, UnregisterClientRequestHeader,
 };
 
 use crate::conn::{Conn, ConnConfig};
@@ -53,6 +53,11 @@ pub fn expect(
         actual: resp.response_code().to_string(),
         remark: resp.remark.clone(),
     })
+}
+
+/// Fails unless `resp` is SUCCESS.
+pub fn expect_success(resp: &RemotingCommand, request: RequestCode, addr: &str) -> Result<()> {
+    expect(resp, request, addr, "SUCCESS", &[ResponseCode::Success])
 }
 
 /// The name servers of `-n` (`;`-separated, as the Java client takes them).
@@ -150,7 +155,7 @@ impl NameServers {
     pub fn cluster_info(&mut self) -> Result<ClusterInfo> {
         let code = RequestCode::GetBrokerClusterInfo;
         let (resp, addr) = self.call(RemotingCommand::new_request(code, 0))?;
-        expect(&resp, code, &addr, "SUCCESS", &[ResponseCode::Success])?;
+        expect_success(&resp, code, &addr)?;
         ClusterInfo::decode(&resp.body).map_err(|source| Error::Header {
             request: code.to_string(),
             addr,
@@ -229,13 +234,35 @@ pub fn create_topic(broker: &mut Conn, topic: &str, queues: i32) -> Result<()> {
         force: None,
     };
     let resp = broker.call(request(code, &h), CALL_TIMEOUT)?;
-    expect(
-        &resp,
-        code,
-        broker.addr(),
-        "SUCCESS",
-        &[ResponseCode::Success],
-    )
+    expect_success(&resp, code, broker.addr())
+}
+
+/// The SEND_MESSAGE_V2 header of one benchmark message (producer group
+/// `producer_group`, queue `mq`, properties already encoded), with the
+/// auto-create template the Java producer names.
+pub fn send_header(
+    producer_group: &str,
+    topic: &str,
+    mq: &MessageQueue,
+    born: i64,
+    properties: String,
+) -> SendMessageRequestHeader {
+    SendMessageRequestHeader {
+        producer_group: producer_group.to_owned(),
+        topic: topic.to_owned(),
+        default_topic: DEFAULT_TOPIC.to_owned(),
+        default_topic_queue_nums: DEFAULT_TOPIC_QUEUE_NUMS,
+        queue_id: mq.queue_id,
+        sys_flag: 0,
+        born_timestamp: born,
+        flag: 0,
+        properties: Some(properties),
+        reconsume_times: Some(0),
+        unit_mode: false,
+        max_reconsume_times: None,
+        batch: false,
+        bname: Some(mq.broker_name.clone()),
+    }
 }
 
 /// The HEART_BEAT request for `data`.
@@ -246,13 +273,7 @@ pub fn heartbeat_request(data: &HeartbeatData) -> RemotingCommand {
 /// Sends a heartbeat and checks the answer.
 pub fn heartbeat(broker: &mut Conn, data: &HeartbeatData) -> Result<()> {
     let resp = broker.call(heartbeat_request(data), CALL_TIMEOUT)?;
-    expect(
-        &resp,
-        RequestCode::HeartBeat,
-        broker.addr(),
-        "SUCCESS",
-        &[ResponseCode::Success],
-    )
+    expect_success(&resp, RequestCode::HeartBeat, broker.addr())
 }
 
 /// UNREGISTER_CLIENT for one producer or consumer group.
@@ -269,11 +290,5 @@ pub fn unregister(
         consumer_group: consumer_group.map(str::to_owned),
     };
     let resp = broker.call(request(code, &h), CALL_TIMEOUT)?;
-    expect(
-        &resp,
-        code,
-        broker.addr(),
-        "SUCCESS",
-        &[ResponseCode::Success],
-    )
+    expect_success(&resp, code, broker.addr())
 }

@@ -34,8 +34,7 @@ use ringmq_remoting::body::kv_table::KVTable;
 use ringmq_remoting::heartbeat::{HeartbeatData, ProducerData};
 use ringmq_remoting::message::property;
 use ringmq_remoting::{
-    RemotingCommand, RequestCode, ResponseCode, SendMessageRequestHeader,
-    SendMessageResponseHeader, SerializeType,
+    RemotingCommand, RequestCode, ResponseCode, SendMessageResponseHeader, SerializeType,
 };
 
 use crate::conn::{poll_responses, Conn, ConnConfig};
@@ -45,7 +44,7 @@ use crate::limits::{
     TIMER_WINDOW,
 };
 use crate::producer::{push_prop, PRODUCER_GROUP};
-use crate::rpc::{self, MessageQueue, NameServers, DEFAULT_TOPIC};
+use crate::rpc::{self, MessageQueue, NameServers};
 use crate::stats::{new_histogram, now_micros, now_millis, record, ErrorLog};
 use crate::uniq::UniqKeys;
 use crate::{create_topic, TopicArgs};
@@ -304,22 +303,7 @@ fn send_all(
             }
             push_prop(&mut props, RUN_PROPERTY, run_id);
             push_prop(&mut props, SEQ_PROPERTY, &next.to_string());
-            let header = SendMessageRequestHeader {
-                producer_group: PRODUCER_GROUP.to_owned(),
-                topic: topic.to_owned(),
-                default_topic: DEFAULT_TOPIC.to_owned(),
-                default_topic_queue_nums: rpc::DEFAULT_TOPIC_QUEUE_NUMS,
-                queue_id: mq.queue_id,
-                sys_flag: 0,
-                born_timestamp: born,
-                flag: 0,
-                properties: Some(props),
-                reconsume_times: Some(0),
-                unit_mode: false,
-                max_reconsume_times: None,
-                batch: false,
-                bname: Some(mq.broker_name.clone()),
-            };
+            let header = rpc::send_header(PRODUCER_GROUP, topic, mq, born, props);
             let opaque = conns[ci].next_opaque();
             let mut cmd = RemotingCommand::new_request(RequestCode::SendMessageV2, opaque);
             header.to_v2_ext_fields(cmd.ext_fields_mut());

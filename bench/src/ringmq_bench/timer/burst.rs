@@ -351,7 +351,7 @@ pub(super) fn run(
         let code = RequestCode::GetMaxOffset;
         let c = &mut pull_conns[ci];
         let resp = c.call(request(code, &h), CALL_TIMEOUT)?;
-        rpc::expect(&resp, code, c.addr(), "SUCCESS", &[ResponseCode::Success])?;
+        rpc::expect_success(&resp, code, c.addr())?;
         let next = resp
             .decode_header::<GetMaxOffsetResponseHeader>()
             .map_err(|source| Error::Header {
