@@ -75,12 +75,20 @@ struct Args {
     /// SYNC mode appenders per shard, comma-separated.
     #[arg(long, default_value = "1,64,1024")]
     concurrency: String,
+    /// Which flush modes to run, comma-separated (`async`, `sync`); each
+    /// with its same-run baseline. Running one alone helps profiling.
+    #[arg(long, default_value = "async,sync")]
+    modes: String,
     /// ASYNC mode appenders per shard.
     #[arg(long, default_value_t = 16)]
     async_concurrency: usize,
     /// Commitlog segment size, MiB.
     #[arg(long, default_value_t = 256)]
     segment_mib: u64,
+    /// Bytes each shard appends before measuring, MiB (default: the tail
+    /// cache size, so that the cache has filled once).
+    #[arg(long)]
+    warmup_mib: Option<u64>,
     /// Tail cache per shard, MiB (engine default 128).
     #[arg(long, default_value_t = 128)]
     tail_cache_mib: u64,
@@ -149,6 +157,92 @@ fn mb_per_s(bytes: u64, d: Duration) -> f64 {
     }
 }
 
+/// One shard's appenders and what they measured.
+struct Run {
+    store: ShardStore,
+    topic: String,
+    shard: u16,
+    body: bytes::Bytes,
+    hist: RefCell<Histogram<u64>>,
+    msgs: Cell<u64>,
+    bytes: Cell<u64>,
+    seq: Cell<u64>,
+    stop: Cell<bool>,
+    error: RefCell<Option<String>>,
+    /// Bytes appended by all shards (the phase's cap).
+    written: Arc<AtomicU64>,
+}
+
+impl Run {
+    /// Forgets what the warm-up measured.
+    fn reset(&self) {
+        self.hist.borrow_mut().reset();
+        self.msgs.set(0);
+        self.bytes.set(0);
+        self.written.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Properties as a producer sends them: a unique key (what a client
+/// generates: distinct per message) and a tag. Written in place, so that the
+/// benchmark's own cost per message stays small next to the engine's.
+fn write_properties(out: &mut String, shard: u16, n: u64) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    out.clear();
+    out.push_str("UNIQ_KEY\u{1}7F000001");
+    let mut hex = |v: u64, digits: u32| {
+        for i in (0..digits).rev() {
+            out.push(HEX[((v >> (i * 4)) & 0xF) as usize] as char);
+        }
+    };
+    hex(std::process::id() as u64, 8);
+    hex(shard as u64, 4);
+    hex(n, 12);
+    out.push_str("\u{2}TAGS\u{1}TagA");
+}
+
+/// Runs `conc` appenders on `run`'s shard until `done` says so (checked
+/// before each append), recording every append's latency.
+async fn drive(
+    run: &Rc<Run>,
+    queues: &[u32],
+    conc: usize,
+    done: impl Fn(&Run) -> bool + Clone + 'static,
+) {
+    let mut tasks = Vec::with_capacity(conc);
+    for task in 0..conc {
+        let run = run.clone();
+        let done = done.clone();
+        let qid = queues[task % queues.len()];
+        tasks.push(glommio::spawn_local(async move {
+            let mut msg = MessageInput::simple(&run.topic, qid, &[], "");
+            msg.body = run.body.clone();
+            while !done(&run) && run.error.borrow().is_none() {
+                let n = run.seq.get();
+                run.seq.set(n + 1);
+                write_properties(&mut msg.properties, run.shard, n);
+                let t0 = Instant::now();
+                match run.store.append(std::slice::from_ref(&msg)).await {
+                    Ok(r) => {
+                        let us = t0.elapsed().as_micros() as u64;
+                        run.hist.borrow_mut().saturating_record(us.max(1));
+                        let size: u64 = r.records.iter().map(|a| a.size as u64).sum();
+                        run.msgs.set(run.msgs.get() + r.records.len() as u64);
+                        run.bytes.set(run.bytes.get() + size);
+                        run.written.fetch_add(size, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        run.error.borrow_mut().get_or_insert(format!("append: {e}"));
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await;
+    }
+}
+
 /// Runs the engine for `seconds` with `conc` appenders per shard.
 fn engine_phase(
     args: &Args,
@@ -163,6 +257,7 @@ fn engine_phase(
     let seconds = Duration::from_secs_f64(args.seconds);
     let segment = args.segment_mib << 20;
     let tail = args.tail_cache_mib << 20;
+    let warmup = args.warmup_mib.unwrap_or(args.tail_cache_mib) << 20;
     let root = root.to_path_buf();
     let barrier = Arc::new(Barrier::new(shards as usize));
     let written = Arc::new(AtomicU64::new(0));
@@ -191,69 +286,48 @@ fn engine_phase(
                     .map(|i| b'a' + (i % 26) as u8)
                     .collect::<Vec<u8>>(),
             );
-            let hist = Rc::new(RefCell::new(new_hist()));
-            let msgs = Rc::new(Cell::new(0u64));
-            let bytes = Rc::new(Cell::new(0u64));
-            let seq = Rc::new(Cell::new(0u64));
-            let error: Rc<RefCell<Option<String>>> = Rc::new(RefCell::new(None));
+            let run = Rc::new(Run {
+                store: store.clone(),
+                topic: topic.clone(),
+                shard,
+                body,
+                hist: RefCell::new(new_hist()),
+                msgs: Cell::new(0),
+                bytes: Cell::new(0),
+                seq: Cell::new(0),
+                stop: Cell::new(false),
+                error: RefCell::new(None),
+                written: written.clone(),
+            });
+            // Warm-up, not measured: the tail cache fills once (its buffers
+            // are then recycled; a fresh one costs page faults that, in this
+            // VM, the host must back), segments get created, the flusher's
+            // write window gets going.
+            let warm_until = warmup;
+            drive(&run, &queues, conc, move |r| r.bytes.get() >= warm_until).await;
+            run.reset();
+            let before = store.stats();
+            barrier.wait();
             let start = Instant::now();
-            let deadline = start + seconds;
-            let mut tasks = Vec::with_capacity(conc);
-            for task in 0..conc {
-                let store = store.clone();
-                let topic = topic.clone();
-                let qid = queues[task % queues.len()];
-                let (body, hist, msgs, bytes, seq, error, written) = (
-                    body.clone(),
-                    hist.clone(),
-                    msgs.clone(),
-                    bytes.clone(),
-                    seq.clone(),
-                    error.clone(),
-                    written.clone(),
-                );
-                tasks.push(glommio::spawn_local(async move {
-                    while Instant::now() < deadline
-                        && error.borrow().is_none()
-                        && written.load(Ordering::Relaxed) < PHASE_BYTE_CAP
-                    {
-                        let n = seq.get();
-                        seq.set(n + 1);
-                        let props = format!(
-                            "UNIQ_KEY\u{1}{:016X}{:04X}{:012X}\u{2}TAGS\u{1}TagA",
-                            start.elapsed().as_nanos() as u64 ^ 0x7F00_0001_0000_0000,
-                            shard,
-                            n
-                        );
-                        let mut msg = MessageInput::simple(&topic, qid, &[], &props);
-                        msg.body = body.clone();
-                        let t0 = Instant::now();
-                        match store.append(std::slice::from_ref(&msg)).await {
-                            Ok(r) => {
-                                let us = t0.elapsed().as_micros() as u64;
-                                hist.borrow_mut().saturating_record(us.max(1));
-                                let size: u64 = r.records.iter().map(|a| a.size as u64).sum();
-                                msgs.set(msgs.get() + r.records.len() as u64);
-                                bytes.set(bytes.get() + size);
-                                written.fetch_add(size, Ordering::Relaxed);
-                            }
-                            Err(e) => {
-                                error.borrow_mut().get_or_insert(format!("append: {e}"));
-                            }
-                        }
-                    }
-                }));
-            }
-            for t in tasks {
-                t.await;
-            }
+            let timer = {
+                let run = run.clone();
+                glommio::spawn_local(async move {
+                    glommio::timer::sleep(seconds).await;
+                    run.stop.set(true);
+                })
+            };
+            drive(&run, &queues, conc, |r| {
+                r.stop.get() || r.written.load(Ordering::Relaxed) >= PHASE_BYTE_CAP
+            })
+            .await;
+            drop(timer);
             let elapsed = start.elapsed();
             // Group commits of the measured window (the shutdown adds one more).
-            let stats = store.stats();
+            let stats = store.stats().since(&before);
             eprintln!(
-                "shard {shard}: {} flush rounds (avg write {} us, max {} us), {} syncs (avg fdatasync {} us), {} appends waited for cache room",
+                "shard {shard}: {} flush rounds (avg commitlog write {} us, max {} us), {} syncs (avg fdatasync {} us), {} appends waited for cache room",
                 stats.flush_rounds,
-                stats.write_us.checked_div(stats.flush_rounds).unwrap_or(0),
+                stats.write_us.checked_div(stats.log_writes).unwrap_or(0),
                 stats.write_max_us,
                 stats.log_syncs,
                 stats.sync_us.checked_div(stats.log_syncs).unwrap_or(0),
@@ -262,16 +336,16 @@ fn engine_phase(
             let d0 = Instant::now();
             let shut = store.shutdown().await;
             let drain = d0.elapsed();
-            if let Some(e) = error.borrow_mut().take() {
+            if let Some(e) = run.error.borrow_mut().take() {
                 return Err(format!("shard {shard}: {e}"));
             }
             shut.map_err(|e| format!("shutdown shard {shard}: {e}"))?;
-            let hist = hist.borrow().clone();
+            let hist = run.hist.borrow().clone();
             Ok(EngineResult {
                 syncs: stats.log_syncs,
                 synced_bytes: stats.synced_bytes,
-                msgs: msgs.get(),
-                bytes: bytes.get(),
+                msgs: run.msgs.get(),
+                bytes: run.bytes.get(),
                 elapsed,
                 drain,
                 hist,
@@ -448,21 +522,12 @@ fn cpu_seconds() -> (f64, f64) {
     (tv(ru.ru_utime), tv(ru.ru_stime))
 }
 
-fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
-    let cpus = match &args.cpus {
-        Some(s) => parse_list(s, "cpu")?,
-        None => Vec::new(),
-    };
-    let sync_conc = parse_list(&args.concurrency, "concurrency")?;
-    let run_id = std::process::id();
-    let mut rows = Vec::new();
-    let limit = Duration::from_secs_f64(args.seconds);
-
-    // 1. ASYNC.
+/// The ASYNC_FLUSH phase and its streaming baseline of the same bytes.
+fn async_rows(args: &Args, cpus: &[usize], base: &Path, run_id: u32) -> Result<Row, String> {
     let dir = base.join("async");
     let topic = format!("BenchAsync{run_id}");
     let conc = args.async_concurrency.max(1);
-    let r = engine_phase(args, &cpus, &dir, FlushMode::Async, conc, topic);
+    let r = engine_phase(args, cpus, &dir, FlushMode::Async, conc, topic);
     remove_dir(&dir);
     let e = r?;
     eprintln!(
@@ -473,12 +538,12 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
         e.drain.as_secs_f64()
     );
 
-    // 2. Raw streaming baseline of the same bytes.
+    // The raw streaming baseline of the same bytes.
     let dir = base.join("raw-async");
     let per_shard = e.bytes.div_ceil(args.shards as u64).max(RAW_BUF);
     let r = raw_phase(
         args.shards,
-        &cpus,
+        cpus,
         &dir,
         per_shard,
         RawPattern::Streaming,
@@ -491,9 +556,30 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
         "raw async: {raw_bytes} bytes in {:.2}s",
         raw_time.as_secs_f64()
     );
-    rows.push(row("async", conc, args, &e, raw));
+    Ok(row("async", conc, args, &e, raw))
+}
 
-    // 3. SYNC at each concurrency, each with its baseline.
+fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
+    let cpus = match &args.cpus {
+        Some(s) => parse_list(s, "cpu")?,
+        None => Vec::new(),
+    };
+    let sync_conc = parse_list(&args.concurrency, "concurrency")?;
+    let run_id = std::process::id();
+    let mut rows = Vec::new();
+    let limit = Duration::from_secs_f64(args.seconds);
+    let modes: Vec<&str> = args.modes.split(',').map(str::trim).collect();
+    if let Some(bad) = modes.iter().find(|m| !matches!(**m, "async" | "sync")) {
+        return Err(format!("unknown mode {bad:?} (async, sync)"));
+    }
+    if modes.contains(&"async") {
+        rows.push(async_rows(args, &cpus, base, run_id)?);
+    }
+    if !modes.contains(&"sync") {
+        return Ok(rows);
+    }
+
+    // SYNC at each concurrency, each with its baseline.
     for &c in &sync_conc {
         let c = c.max(1);
         let dir = base.join(format!("sync-{c}"));

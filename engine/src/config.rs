@@ -81,7 +81,7 @@ impl StoreConfig {
             tail_cache_bytes: 128 << 20,
             flush_interval: Duration::from_millis(10),
             flush_threshold_bytes: 2 << 20,
-            max_dirty_bytes: 16 << 20,
+            max_dirty_bytes: 32 << 20,
             async_sync_interval: Duration::from_millis(500),
             cq_units_per_segment: 307_200,
             cq_cache_chunks: 4,

@@ -22,6 +22,12 @@ pub trait SegmentFile {
     /// Writes `data` at `pos`; both aligned to [`crate::limits::IO_ALIGN`].
     /// `data` is copied before this returns, so the caller may reuse it at once.
     fn write_at(&self, pos: u64, data: &[u8]) -> IoFuture<()>;
+    /// Writes the whole of `buf` at `pos` without copying it: the write holds
+    /// the buffer until it completes, and nobody changes it meanwhile (see
+    /// [`crate::aligned::AlignedBuf`]). By default it is copied.
+    fn write_buf(&self, pos: u64, buf: Rc<glommio::io::DmaBuffer>) -> IoFuture<()> {
+        self.write_at(pos, buf.as_bytes())
+    }
     /// Reads `len` bytes at `pos` (any alignment); short at end of file.
     fn read_at(&self, pos: u64, len: usize) -> IoFuture<Vec<u8>>;
     /// fdatasync: everything written before the call is durable when it resolves.
@@ -61,6 +67,17 @@ struct DmaSegment {
     path: PathBuf,
 }
 
+/// A direct-I/O write must write all of it: a short one is an error.
+fn whole_write(n: usize, want: usize, pos: u64) -> io::Result<()> {
+    if n != want {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("short write: {n} of {want} bytes at {pos}"),
+        ));
+    }
+    Ok(())
+}
+
 impl SegmentFile for DmaSegment {
     fn write_at(&self, pos: u64, data: &[u8]) -> IoFuture<()> {
         let mut buf = self.file.alloc_dma_buffer(data.len());
@@ -69,13 +86,16 @@ impl SegmentFile for DmaSegment {
         let want = data.len();
         Box::pin(async move {
             let n = file.write_at(buf, pos).await.map_err(io::Error::from)?;
-            if n != want {
-                return Err(io::Error::new(
-                    io::ErrorKind::WriteZero,
-                    format!("short write: {n} of {want} bytes at {pos}"),
-                ));
-            }
-            Ok(())
+            whole_write(n, want, pos)
+        })
+    }
+
+    fn write_buf(&self, pos: u64, buf: Rc<glommio::io::DmaBuffer>) -> IoFuture<()> {
+        let file = self.file.clone();
+        let want = buf.len();
+        Box::pin(async move {
+            let n = file.write_rc_at(buf, pos).await.map_err(io::Error::from)?;
+            whole_write(n, want, pos)
         })
     }
 

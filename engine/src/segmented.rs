@@ -6,10 +6,18 @@
 //! It knows nothing about what the bytes mean; its owners decide when to
 //! flush and what may not straddle a segment.
 //!
-//! Positions: `write_pos` (next byte appended) ≥ `written_pos` (every byte
-//! below is on disk, written but maybe not synced). The chunk that holds
-//! `written_pos` is rewritten from its aligned start on every flush: that is
-//! how the partially filled last block grows on disk.
+//! Positions: `write_pos` (next byte appended) ≥ `submitted_pos` (every byte
+//! below has a write started) ≥ `written_pos` (every byte below is on disk,
+//! written but maybe not synced). The block that holds `submitted_pos` is
+//! rewritten from its aligned start by the next flush: that is how the
+//! partially filled last block grows on disk. Whoever starts writes also
+//! sees them complete in order (`finish_flush`), so `written_pos` only
+//! moves over contiguous completed writes.
+//!
+//! Chunk buffers are recycled (an evicted chunk's buffer serves the next
+//! one), so bytes past `write_pos` in the last chunk are stale, not zero; a
+//! flush zeroes the part of the last block it writes past `write_pos`. A
+//! whole chunk is written straight from its buffer, without a copy.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -52,11 +60,13 @@ impl Geometry {
     }
 }
 
-/// Writes started by [`SegmentedLog::start_flush`]: await `writes`, then call
-/// [`SegmentedLog::finish_flush`] with `end`.
+/// Writes started by [`SegmentedLog::start_flush`], in log order: await them,
+/// then call [`SegmentedLog::finish_flush`] with `end` (or, one at a time,
+/// with each write's own end).
 pub struct FlushBatch {
     pub end: u64,
-    pub writes: Vec<IoFuture<()>>,
+    /// Each write with the log position its completion makes written.
+    pub writes: Vec<(u64, IoFuture<()>, Rc<dyn SegmentFile>)>,
     pub files: Vec<Rc<dyn SegmentFile>>,
 }
 
@@ -68,7 +78,11 @@ pub struct SegmentedLog {
     /// First byte still stored (start of the oldest segment, or the base).
     min_pos: u64,
     chunks: VecDeque<Chunk>,
+    /// Buffers of evicted chunks, reused for new ones: a fresh buffer costs
+    /// page faults and zeroing on every touch, a reused one nothing.
+    spare: Vec<AlignedBuf>,
     write_pos: u64,
+    submitted_pos: u64,
     written_pos: u64,
 }
 
@@ -128,7 +142,9 @@ impl SegmentedLog {
             segments,
             min_pos,
             chunks: VecDeque::new(),
+            spare: Vec::new(),
             write_pos: min_pos,
+            submitted_pos: min_pos,
             written_pos: min_pos,
         })
     }
@@ -144,6 +160,9 @@ impl SegmentedLog {
     }
     pub fn written_pos(&self) -> u64 {
         self.written_pos
+    }
+    pub fn submitted_pos(&self) -> u64 {
+        self.submitted_pos
     }
     pub fn min_pos(&self) -> u64 {
         self.min_pos
@@ -204,11 +223,12 @@ impl SegmentedLog {
         self.chunks.clear();
         let mut buf = AlignedBuf::zeroed(self.geo.chunk_bytes);
         let n = data.len().min((pos - cstart) as usize);
-        buf[..n].copy_from_slice(&data[..n]);
+        buf.bytes_mut()[..n].copy_from_slice(&data[..n]);
         self.chunks.push_back(Chunk { start: cstart, buf });
         self.write_pos = pos;
         // Rewrite the tail block on the next flush so stale bytes on disk are zeroed.
         self.written_pos = cstart.max(self.min_pos).min(pos);
+        self.submitted_pos = self.written_pos;
     }
 
     /// Whether `len` more bytes fit in the tail cache without evicting an unwritten chunk.
@@ -245,20 +265,25 @@ impl SegmentedLog {
                         front.start + cb <= self.written_pos,
                         "evicting unwritten chunk"
                     );
-                    self.chunks.pop_front();
+                    let old = self.chunks.pop_front().expect("non-empty");
+                    // A write that completed may not have dropped its handle yet.
+                    if old.buf.is_unshared() {
+                        self.spare.push(old.buf);
+                    }
                 }
                 if let Some(b) = self.chunks.back() {
                     assert_eq!(b.start + cb, cstart, "tail cache chunks must be contiguous");
                 }
-                self.chunks.push_back(Chunk {
-                    start: cstart,
-                    buf: AlignedBuf::zeroed(self.geo.chunk_bytes),
-                });
+                let buf = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| AlignedBuf::zeroed(self.geo.chunk_bytes));
+                self.chunks.push_back(Chunk { start: cstart, buf });
             }
             let chunk = self.chunks.back_mut().expect("chunk");
             let in_chunk = (pos - cstart) as usize;
             let n = (self.geo.chunk_bytes - in_chunk).min(data.len() - off);
-            chunk.buf[in_chunk..in_chunk + n].copy_from_slice(&data[off..off + n]);
+            chunk.buf.bytes_mut()[in_chunk..in_chunk + n].copy_from_slice(&data[off..off + n]);
             off += n;
             self.write_pos += n as u64;
         }
@@ -296,7 +321,7 @@ impl SegmentedLog {
             let c = &self.chunks[idx];
             let off = (p - c.start) as usize;
             let n = ((c.start + cb).min(end) - p) as usize;
-            out.extend_from_slice(&c.buf[off..off + n]);
+            out.extend_from_slice(&c.buf.bytes()[off..off + n]);
             p += n as u64;
         }
         true
@@ -321,10 +346,10 @@ impl SegmentedLog {
     /// Segments that a flush up to `end` needs and that are not open yet.
     pub fn missing_segments(&self, end: u64) -> Vec<u64> {
         let mut out = Vec::new();
-        if end <= self.written_pos {
+        if end <= self.submitted_pos {
             return out;
         }
-        let mut s = self.segment_start(self.written_pos);
+        let mut s = self.segment_start(self.submitted_pos);
         while s < end {
             if !self.segments.contains_key(&s) {
                 out.push(s);
@@ -353,9 +378,10 @@ impl SegmentedLog {
         self.disk.clone()
     }
 
-    /// Starts the writes of `[written_pos, end)` (from its aligned start, up to
-    /// the aligned end: bytes past `write_pos` are zero). Data is copied into
-    /// the I/O buffers before this returns.
+    /// Starts the writes of `[submitted_pos, end)` (from its aligned start, up to
+    /// the aligned end: bytes past `write_pos` are zeroed first). A whole
+    /// chunk is written from its buffer; anything else is copied into an I/O
+    /// buffer before this returns.
     pub fn start_flush(&mut self, end: u64) -> FlushBatch {
         assert!(end <= self.write_pos, "flush past the appended end");
         let mut batch = FlushBatch {
@@ -363,11 +389,11 @@ impl SegmentedLog {
             writes: Vec::new(),
             files: Vec::new(),
         };
-        if end <= self.written_pos {
+        if end <= self.submitted_pos {
             return batch;
         }
         let cb = self.geo.chunk_bytes as u64;
-        let mut p = self.written_pos - self.written_pos % IO_ALIGN as u64;
+        let mut p = self.submitted_pos - self.submitted_pos % IO_ALIGN as u64;
         let first = self
             .chunks
             .front()
@@ -378,6 +404,20 @@ impl SegmentedLog {
             "unwritten bytes were evicted from the tail cache"
         );
         let aligned_end = end.div_ceil(IO_ALIGN as u64) * IO_ALIGN as u64;
+        if aligned_end > self.write_pos {
+            // The last block goes out whole: what follows `write_pos` in it
+            // must be zeros, not a recycled buffer's old bytes. That chunk is
+            // partial, so no write holds it.
+            let wp = self.write_pos;
+            let last = self.chunks.back_mut().expect("the last block is cached");
+            assert!(
+                last.start <= wp && wp < last.start + cb,
+                "last chunk holds write_pos"
+            );
+            let from = (wp - last.start) as usize;
+            let to = (aligned_end - last.start) as usize;
+            last.buf.bytes_mut()[from..to].fill(0);
+        }
         while p < aligned_end {
             let seg = self.segment_start(p);
             let c = &self.chunks[((p - p % cb - first) / cb) as usize];
@@ -388,17 +428,32 @@ impl SegmentedLog {
                 .get(&seg)
                 .expect("segment created before flush")
                 .clone();
-            batch.writes.push(f.write_at(p - seg, &c.buf[off..off + n]));
+            let whole = off == 0 && n == c.buf.len() && c.start + cb <= self.write_pos;
+            let write = if whole {
+                // A full chunk never changes again: write it in place.
+                f.write_buf(p - seg, c.buf.share())
+            } else {
+                f.write_at(p - seg, &c.buf.bytes()[off..off + n])
+            };
+            batch
+                .writes
+                .push(((p + n as u64).min(end), write, f.clone()));
             if !batch.files.iter().any(|x| Rc::ptr_eq(x, &f)) {
                 batch.files.push(f);
             }
             p += n as u64;
         }
+        self.submitted_pos = end;
         batch
     }
 
-    /// Records that the writes of a batch completed.
+    /// Records that the writes up to `end` completed (all of them: callers
+    /// finish writes in log order).
     pub fn finish_flush(&mut self, end: u64) {
+        assert!(
+            end <= self.submitted_pos,
+            "written beyond what was submitted"
+        );
         if end > self.written_pos {
             self.written_pos = end;
         }
@@ -451,6 +506,7 @@ impl SegmentedLog {
         self.chunks.clear();
         self.min_pos = pos;
         self.write_pos = pos;
+        self.submitted_pos = pos;
         self.written_pos = pos;
     }
 
@@ -492,7 +548,8 @@ pub async fn flush_area<S>(
         get(&mut state.borrow_mut()).install_segment(start, f);
     }
     let batch = get(&mut state.borrow_mut()).start_flush(end);
-    let results = crate::notify::join_all(batch.writes).await;
+    let writes = batch.writes.into_iter().map(|(_, w, _)| w).collect();
+    let results = crate::notify::join_all(writes).await;
     for r in results {
         if let Err(e) = r {
             let dir = get(&mut state.borrow_mut()).dir().to_path_buf();
@@ -610,7 +667,9 @@ mod tests {
             segments: BTreeMap::new(),
             min_pos: 0,
             chunks: VecDeque::new(),
+            spare: Vec::new(),
             write_pos: (64 << 10) - 10,
+            submitted_pos: (64 << 10) - 10,
             written_pos: (64 << 10) - 10,
         };
         log.append(&[0u8; 11]);
