@@ -186,7 +186,7 @@ impl Run {
 /// Properties as a producer sends them: a unique key (what a client
 /// generates: distinct per message) and a tag. Written in place, so that the
 /// benchmark's own cost per message stays small next to the engine's.
-fn write_properties(out: &mut String, shard: u16, n: u64) {
+fn write_properties(out: &mut String, pid: u32, shard: u16, n: u64) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.clear();
     out.push_str("UNIQ_KEY\u{1}7F000001");
@@ -195,7 +195,7 @@ fn write_properties(out: &mut String, shard: u16, n: u64) {
             out.push(HEX[((v >> (i * 4)) & 0xF) as usize] as char);
         }
     };
-    hex(std::process::id() as u64, 8);
+    hex(pid as u64, 8);
     hex(shard as u64, 4);
     hex(n, 12);
     out.push_str("\u{2}TAGS\u{1}TagA");
@@ -216,11 +216,12 @@ async fn drive(
         let qid = queues[task % queues.len()];
         tasks.push(glommio::spawn_local(async move {
             let mut msg = MessageInput::simple(&run.topic, qid, &[], "");
+            let pid = std::process::id();
             msg.body = run.body.clone();
             while !done(&run) && run.error.borrow().is_none() {
                 let n = run.seq.get();
                 run.seq.set(n + 1);
-                write_properties(&mut msg.properties, run.shard, n);
+                write_properties(&mut msg.properties, pid, run.shard, n);
                 let t0 = Instant::now();
                 match run.store.append(std::slice::from_ref(&msg)).await {
                     Ok(r) => {

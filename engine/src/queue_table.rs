@@ -1,14 +1,17 @@
 //! The consume queues of a shard, found by `(topic, queue id)` without
 //! allocating a key on the append path.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use crate::consume_queue::ConsumeQueue;
 use crate::offset::QueueKey;
 
+/// Keys are the shard's own topics and queue ids, not attacker-chosen in a
+/// way that matters here (a topic must be created first), so a fast
+/// non-keyed hash does: every append looks its queue up.
 #[derive(Default)]
 pub struct QueueTable {
-    by_topic: HashMap<String, HashMap<u32, ConsumeQueue>>,
+    by_topic: FxHashMap<String, FxHashMap<u32, ConsumeQueue>>,
 }
 
 impl QueueTable {
@@ -43,7 +46,7 @@ impl QueueTable {
             .unwrap_or_default()
     }
     pub fn len(&self) -> usize {
-        self.by_topic.values().map(HashMap::len).sum()
+        self.by_topic.values().map(FxHashMap::len).sum()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0

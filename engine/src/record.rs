@@ -215,12 +215,44 @@ pub fn tags_code(tags: Option<&str>) -> i64 {
 /// for timer records (so timers can be rebuilt from units alone), else the
 /// hash of TAGS.
 pub fn unit_tags_code(props: &str) -> i64 {
-    if let Some(t) =
-        property_value(props, property::TIMER_OUT_MS).and_then(|v| v.parse::<i64>().ok())
-    {
-        return t;
+    StoreProps::of(props).unit_tags_code()
+}
+
+/// The properties the store itself reads, found in one pass over the
+/// properties (each is the first occurrence, as [`property_value`] finds).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreProps<'a> {
+    pub tags: Option<&'a str>,
+    pub keys: Option<&'a str>,
+    pub uniq_key: Option<&'a str>,
+    pub timer_out_ms: Option<&'a str>,
+}
+
+impl<'a> StoreProps<'a> {
+    pub fn of(props: &'a str) -> Self {
+        let mut p = StoreProps::default();
+        for (k, v) in properties_iter(props) {
+            let slot = match k {
+                property::TAGS => &mut p.tags,
+                property::KEYS => &mut p.keys,
+                property::UNIQ_KEY => &mut p.uniq_key,
+                property::TIMER_OUT_MS => &mut p.timer_out_ms,
+                _ => continue,
+            };
+            if slot.is_none() {
+                *slot = Some(v);
+            }
+        }
+        p
     }
-    tags_code(property_value(props, property::TAGS))
+
+    /// What [`unit_tags_code`] computes.
+    pub fn unit_tags_code(&self) -> i64 {
+        match self.timer_out_ms.and_then(|v| v.parse::<i64>().ok()) {
+            Some(t) => t,
+            None => tags_code(self.tags),
+        }
+    }
 }
 
 /// Iterates `name\u0001value\u0002` pairs. Malformed pairs (no separator) are skipped.

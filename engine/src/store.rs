@@ -215,14 +215,14 @@ struct DispatchInfo {
 /// The index keys of a message: its `UNIQ_KEY`, then the space-separated
 /// `KEYS` tokens, at most `MAX_KEYS_PER_MESSAGE`. Appends and recovery replay
 /// use this one rule, so a replayed index equals the live one.
-fn message_keys(properties: &str) -> Vec<&str> {
+fn message_keys<'a>(props: &record::StoreProps<'a>) -> Vec<&'a str> {
     let mut keys = Vec::new();
-    if let Some(u) = record::property_value(properties, property::UNIQ_KEY) {
+    if let Some(u) = props.uniq_key {
         if !u.is_empty() {
             keys.push(u);
         }
     }
-    if let Some(k) = record::property_value(properties, property::KEYS) {
+    if let Some(k) = props.keys {
         keys.extend(k.split(' ').filter(|s| !s.is_empty()));
     }
     keys.truncate(MAX_KEYS_PER_MESSAGE);
@@ -247,11 +247,11 @@ struct Prepared {
 impl Prepared {
     fn of(m: &MessageInput, max_body: usize) -> Result<Self> {
         let len = m.validate(max_body)?;
-        let tags_code = record::unit_tags_code(&m.properties);
+        let props = record::StoreProps::of(&m.properties);
         Ok(Prepared {
             len,
-            tags_code,
-            key_hashes: message_keys(&m.properties)
+            tags_code: props.unit_tags_code(),
+            key_hashes: message_keys(&props)
                 .into_iter()
                 .map(|k| crate::index::key_hash(&m.topic, k))
                 .collect(),
@@ -502,7 +502,7 @@ impl ShardStore {
                         consumable: v.is_consumable(),
                         rollback: v.transaction_type() == record::sysflag::TRANSACTION_ROLLBACK,
                         tags_code: v.tags_code(),
-                        keys: message_keys(v.properties)
+                        keys: message_keys(&record::StoreProps::of(v.properties))
                             .into_iter()
                             .map(str::to_string)
                             .collect(),
@@ -692,23 +692,31 @@ impl ShardStore {
             prepared.push(p);
         }
         self.check_fits(msgs, total, keys)?;
-        for m in msgs {
-            if self
-                .inner
-                .st
-                .borrow()
-                .queues
-                .get_by(&m.topic, m.queue_id)
-                .is_none()
+        // Whether this append awaited anything before it reserves its
+        // offsets (the queues may have changed meanwhile).
+        let mut waited = false;
+        for (i, m) in msgs.iter().enumerate() {
+            // A batch goes to one queue as a rule: look each queue up once.
+            let seen = i > 0 && msgs[i - 1].queue_id == m.queue_id && msgs[i - 1].topic == m.topic;
+            if !seen
+                && self
+                    .inner
+                    .st
+                    .borrow()
+                    .queues
+                    .get_by(&m.topic, m.queue_id)
+                    .is_none()
             {
                 self.ensure_queue(&QueueKey::new(m.topic.clone(), m.queue_id))
                     .await?;
+                waited = true;
             }
         }
         // Room in the tail caches: bounded memory means backpressure, not
         // growth. Waiters are served first come, first served, so a busy
         // appender cannot starve one that is waiting.
         if !self.inner.room_line.borrow().is_empty() || !self.room_for(msgs, total, keys)? {
+            waited = true;
             let turn = RoomTurn::new(&self.inner);
             let mut st = self.inner.stats.get();
             st.room_waits += 1;
@@ -727,15 +735,17 @@ impl ShardStore {
                 self.inner.progress.wait().await;
             }
         }
-        // A topic dropped while this append waited for room: its queues are
-        // gone, and this append would recreate them half-way; refuse it.
+        // A topic dropped while this append waited: its queues are gone,
+        // and this append would recreate them half-way; refuse it.
         if let Some(m) = msgs.iter().find(|m| {
-            self.inner
-                .st
-                .borrow()
-                .queues
-                .get_by(&m.topic, m.queue_id)
-                .is_none()
+            waited
+                && self
+                    .inner
+                    .st
+                    .borrow()
+                    .queues
+                    .get_by(&m.topic, m.queue_id)
+                    .is_none()
         }) {
             return Err(StoreError::MessageIllegal(format!(
                 "the queue {}:{} was dropped while the append waited",
