@@ -3,13 +3,15 @@
 //! keeps the durable bytes and, for every write since the last sync, keeps it,
 //! drops it or tears it (a random subset of its 512-byte sectors), which is
 //! what a power loss may do to unsynced direct I/O. Writes and syncs can be
-//! made to fail.
+//! made to fail, and writes can be held in flight and then completed in any
+//! order (what a device with a queue does).
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::task::{Poll, Waker};
 
 use crate::disk::{Disk, IoFuture, SegmentFile};
 
@@ -23,6 +25,30 @@ struct Shared {
     fail_syncs: Cell<bool>,
     syncs: Cell<u64>,
     now_secs: Cell<i64>,
+    hold_writes: Cell<bool>,
+    held: RefCell<Vec<Rc<HeldWrite>>>,
+}
+
+/// A write in flight: not visible until released.
+struct HeldWrite {
+    file: Rc<FaultFile>,
+    pos: u64,
+    data: Vec<u8>,
+    released: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// Makes a write visible (what reads see) and pending (what a crash may lose).
+fn apply_write(f: &FaultFile, pos: u64, data: Vec<u8>) -> io::Result<()> {
+    let end = pos as usize + data.len();
+    let mut w = f.written.borrow_mut();
+    if end > w.len() {
+        return Err(io::Error::other("write past end of preallocated file"));
+    }
+    w[pos as usize..end].copy_from_slice(&data);
+    f.modified.set(f.shared.now_secs.get());
+    f.pending.borrow_mut().push((pos, data));
+    Ok(())
 }
 
 struct FaultFile {
@@ -54,15 +80,26 @@ impl SegmentFile for Handle {
             if f.shared.fail_writes.get() {
                 return Err(injected("write"));
             }
-            let end = pos as usize + data.len();
-            let mut w = f.written.borrow_mut();
-            if end > w.len() {
-                return Err(io::Error::other("write past end of preallocated file"));
+            if !f.shared.hold_writes.get() {
+                return apply_write(&f, pos, data);
             }
-            w[pos as usize..end].copy_from_slice(&data);
-            f.modified.set(f.shared.now_secs.get());
-            f.pending.borrow_mut().push((pos, data));
-            Ok(())
+            let held = Rc::new(HeldWrite {
+                file: f.clone(),
+                pos,
+                data,
+                released: Cell::new(false),
+                waker: RefCell::new(None),
+            });
+            f.shared.held.borrow_mut().push(held.clone());
+            std::future::poll_fn(|cx| {
+                if held.released.get() {
+                    Poll::Ready(Ok(()))
+                } else {
+                    *held.waker.borrow_mut() = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            })
+            .await
         })
     }
 
@@ -111,6 +148,33 @@ impl FaultDisk {
     /// Makes every later fdatasync fail (until reset).
     pub fn set_fail_syncs(&self, on: bool) {
         self.shared.fail_syncs.set(on);
+    }
+
+    /// Holds every later write in flight until [`Self::release_write`].
+    pub fn set_hold_writes(&self, on: bool) {
+        self.shared.hold_writes.set(on);
+    }
+
+    /// Writes held in flight, oldest first: (file, position, length).
+    pub fn held_writes(&self) -> Vec<(PathBuf, u64, usize)> {
+        self.shared
+            .held
+            .borrow()
+            .iter()
+            .map(|h| (h.file.path.clone(), h.pos, h.data.len()))
+            .collect()
+    }
+
+    /// Completes held write `i` (an index into [`Self::held_writes`]): its
+    /// bytes land and its future resolves.
+    pub fn release_write(&self, i: usize) {
+        let h = self.shared.held.borrow_mut().remove(i);
+        apply_write(&h.file, h.pos, h.data.clone()).expect("held write within its file");
+        h.released.set(true);
+        let waker = h.waker.borrow_mut().take();
+        if let Some(w) = waker {
+            w.wake();
+        }
     }
 
     /// Number of successful fdatasyncs so far.

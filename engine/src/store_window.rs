@@ -233,3 +233,178 @@ impl ShardStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    use crate::config::{FlushMode, StoreConfig};
+    use crate::env::{DiskUsage, ShardEnv, SystemClock};
+    use crate::fault_disk::FaultDisk;
+    use crate::record::MessageInput;
+    use crate::ShardStore;
+
+    struct Room;
+    impl DiskUsage for Room {
+        fn used_percent(&self, _: &std::path::Path) -> std::io::Result<u32> {
+            Ok(10)
+        }
+    }
+
+    const CHUNK: u64 = 64 << 10;
+
+    /// An ASYNC_FLUSH store on the fault disk whose flusher streams whole
+    /// 64 KiB chunks and never ticks during the test.
+    async fn open(disk: &FaultDisk) -> ShardStore {
+        let mut cfg = StoreConfig::small_for_tests("/w", 1);
+        cfg.flush_mode = FlushMode::Async;
+        cfg.flush_interval = Duration::from_secs(3600);
+        cfg.checkpoint_interval = Duration::from_secs(3600);
+        cfg.retention_interval = Duration::from_secs(3600);
+        cfg.flush_threshold_bytes = CHUNK as usize;
+        cfg.max_dirty_bytes = 768 << 10;
+        let env = ShardEnv {
+            disk: Rc::new(disk.clone()),
+            clock: Rc::new(SystemClock),
+            usage: Rc::new(Room),
+        };
+        ShardStore::open(cfg, 0, env).await.expect("open")
+    }
+
+    async fn settle() {
+        for _ in 0..5 {
+            glommio::timer::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
+    /// Appends 4 KiB records until the log has grown by `bytes`.
+    async fn append_bytes(store: &ShardStore, bytes: u64) {
+        let start = store.inner.st.borrow().log.area.write_pos();
+        let mut n = 0;
+        while store.inner.st.borrow().log.area.write_pos() < start + bytes {
+            let m = MessageInput::simple("W", 0, &[n as u8; 4000], "");
+            store.append(&[m]).await.expect("append");
+            n += 1;
+        }
+    }
+
+    fn written(store: &ShardStore) -> u64 {
+        store.inner.st.borrow().log.area.written_pos()
+    }
+
+    fn log_writes(disk: &FaultDisk) -> Vec<(u64, usize)> {
+        disk.held_writes()
+            .into_iter()
+            .filter(|(p, _, _)| p.to_string_lossy().contains("commitlog"))
+            .map(|(_, pos, len)| (pos, len))
+            .collect()
+    }
+
+    fn release_log_write(disk: &FaultDisk, pos: u64) {
+        let i = disk
+            .held_writes()
+            .iter()
+            .position(|(p, at, _)| p.to_string_lossy().contains("commitlog") && *at == pos)
+            .expect("held write at pos");
+        disk.release_write(i);
+    }
+
+    #[test]
+    fn written_mark_moves_only_over_contiguous_completed_writes() {
+        crate::shard::shard_executor(0, &[])
+            .spawn(|| async {
+                let disk = FaultDisk::new();
+                let store = open(&disk).await;
+                let base = written(&store);
+                disk.set_hold_writes(true);
+                append_bytes(&store, 4 * CHUNK + 100).await;
+                settle().await;
+                // Whole chunks stream, each its own write, none overlapping.
+                let writes = log_writes(&disk);
+                assert!(writes.len() >= 3, "streamed writes: {writes:?}");
+                for w in writes.windows(2) {
+                    assert!(w[0].0 + w[0].1 as u64 <= w[1].0, "overlap: {writes:?}");
+                }
+                let seg = |pos: u64| base - base % (1 << 20) + pos;
+                let (first, second) = (writes[0], writes[1]);
+                // The second completes first: nothing counts as written yet.
+                release_log_write(&disk, second.0);
+                settle().await;
+                assert_eq!(written(&store), base, "a hole before the completed write");
+                // The first completes: the mark passes both.
+                release_log_write(&disk, first.0);
+                settle().await;
+                assert_eq!(written(&store), seg(second.0) + second.1 as u64);
+                // The rest complete in reverse order; the mark follows the last.
+                let mut rest = log_writes(&disk);
+                rest.reverse();
+                for (pos, _) in &rest {
+                    release_log_write(&disk, *pos);
+                }
+                settle().await;
+                assert!(written(&store) >= seg(rest[0].0) + rest[0].1 as u64);
+                disk.set_hold_writes(false);
+                while let Some(i) = (!disk.held_writes().is_empty()).then_some(0) {
+                    disk.release_write(i);
+                }
+                store.shutdown().await.expect("shutdown");
+            })
+            .expect("executor")
+            .join()
+            .expect("join");
+    }
+
+    #[test]
+    fn a_write_that_rewrites_a_busy_block_waits_for_it() {
+        crate::shard::shard_executor(0, &[])
+            .spawn(|| async {
+                let disk = FaultDisk::new();
+                let store = open(&disk).await;
+                // A round's write ends inside a block and stays in flight.
+                disk.set_hold_writes(true);
+                append_bytes(&store, 10_000).await;
+                let me = store.clone();
+                let round = glommio::spawn_local(async move { me.flush_round(false).await });
+                settle().await;
+                let tick = log_writes(&disk);
+                assert_eq!(tick.len(), 1, "the round's one write: {tick:?}");
+                let tick_end = tick[0].0 + tick[0].1 as u64;
+                // Enough appended for whole chunks: the next write would
+                // rewrite the round's last block, so it must not start yet
+                // (the round holds the flush lock while its write is in
+                // flight; `tail_block_busy` guards any other path).
+                append_bytes(&store, 3 * CHUNK).await;
+                settle().await;
+                assert_eq!(log_writes(&disk), tick, "nothing overlaps the busy block");
+                release_log_write(&disk, tick[0].0);
+                settle().await;
+                // The round goes on to write the consume queue and the index.
+                while let Some(i) = disk
+                    .held_writes()
+                    .iter()
+                    .position(|(p, _, _)| !p.to_string_lossy().contains("commitlog"))
+                {
+                    disk.release_write(i);
+                    settle().await;
+                }
+                round.await.expect("round");
+                settle().await;
+                let next = log_writes(&disk);
+                assert!(!next.is_empty(), "streaming resumed");
+                assert_eq!(
+                    next[0].0,
+                    tick_end - 4096,
+                    "it rewrites that block whole, after"
+                );
+                disk.set_hold_writes(false);
+                while !disk.held_writes().is_empty() {
+                    disk.release_write(0);
+                }
+                store.shutdown().await.expect("shutdown");
+            })
+            .expect("executor")
+            .join()
+            .expect("join");
+    }
+}
