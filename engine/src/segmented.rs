@@ -570,7 +570,7 @@ pub async fn sync_files(files: &[Rc<dyn SegmentFile>]) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::fault_disk::FaultDisk;
     use std::cell::RefCell;
@@ -583,7 +583,10 @@ mod tests {
         }
     }
 
-    fn run<F: std::future::Future<Output = ()> + 'static>(f: impl FnOnce() -> F + Send + 'static) {
+    /// Runs `f` on a fresh shard executor (engine unit tests).
+    pub(crate) fn run<F: std::future::Future<Output = ()> + 'static>(
+        f: impl FnOnce() -> F + Send + 'static,
+    ) {
         crate::shard::shard_executor(0, &[])
             .spawn(f)
             .expect("executor")

@@ -698,15 +698,7 @@ impl ShardStore {
         for (i, m) in msgs.iter().enumerate() {
             // A batch goes to one queue as a rule: look each queue up once.
             let seen = i > 0 && msgs[i - 1].queue_id == m.queue_id && msgs[i - 1].topic == m.topic;
-            if !seen
-                && self
-                    .inner
-                    .st
-                    .borrow()
-                    .queues
-                    .get_by(&m.topic, m.queue_id)
-                    .is_none()
-            {
+            if !seen && !self.has_queue(m) {
                 self.ensure_queue(&QueueKey::new(m.topic.clone(), m.queue_id))
                     .await?;
                 waited = true;
@@ -737,16 +729,7 @@ impl ShardStore {
         }
         // A topic dropped while this append waited: its queues are gone,
         // and this append would recreate them half-way; refuse it.
-        if let Some(m) = msgs.iter().find(|m| {
-            waited
-                && self
-                    .inner
-                    .st
-                    .borrow()
-                    .queues
-                    .get_by(&m.topic, m.queue_id)
-                    .is_none()
-        }) {
+        if let Some(m) = msgs.iter().find(|m| waited && !self.has_queue(m)) {
             return Err(StoreError::MessageIllegal(format!(
                 "the queue {}:{} was dropped while the append waited",
                 m.topic, m.queue_id
@@ -800,6 +783,15 @@ impl ShardStore {
             }
         }
         Ok(result)
+    }
+
+    fn has_queue(&self, m: &MessageInput) -> bool {
+        self.inner
+            .st
+            .borrow()
+            .queues
+            .get_by(&m.topic, m.queue_id)
+            .is_some()
     }
 
     /// Refuses an append that could never find room (it would wait forever

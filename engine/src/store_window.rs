@@ -246,6 +246,7 @@ mod tests {
     use crate::env::{DiskUsage, ShardEnv, SystemClock};
     use crate::fault_disk::FaultDisk;
     use crate::record::MessageInput;
+    use crate::segmented::tests::run;
     use crate::ShardStore;
 
     struct Room;
@@ -315,99 +316,91 @@ mod tests {
 
     #[test]
     fn written_mark_moves_only_over_contiguous_completed_writes() {
-        crate::shard::shard_executor(0, &[])
-            .spawn(|| async {
-                let disk = FaultDisk::new();
-                let store = open(&disk).await;
-                let base = written(&store);
-                disk.set_hold_writes(true);
-                append_bytes(&store, 4 * CHUNK + 100).await;
-                settle().await;
-                // Whole chunks stream, each its own write, none overlapping.
-                let writes = log_writes(&disk);
-                assert!(writes.len() >= 3, "streamed writes: {writes:?}");
-                for w in writes.windows(2) {
-                    assert!(w[0].0 + w[0].1 as u64 <= w[1].0, "overlap: {writes:?}");
-                }
-                let seg = |pos: u64| base - base % (1 << 20) + pos;
-                let (first, second) = (writes[0], writes[1]);
-                // The second completes first: nothing counts as written yet.
-                release_log_write(&disk, second.0);
-                settle().await;
-                assert_eq!(written(&store), base, "a hole before the completed write");
-                // The first completes: the mark passes both.
-                release_log_write(&disk, first.0);
-                settle().await;
-                assert_eq!(written(&store), seg(second.0) + second.1 as u64);
-                // The rest complete in reverse order; the mark follows the last.
-                let mut rest = log_writes(&disk);
-                rest.reverse();
-                for (pos, _) in &rest {
-                    release_log_write(&disk, *pos);
-                }
-                settle().await;
-                assert!(written(&store) >= seg(rest[0].0) + rest[0].1 as u64);
-                disk.set_hold_writes(false);
-                while let Some(i) = (!disk.held_writes().is_empty()).then_some(0) {
-                    disk.release_write(i);
-                }
-                store.shutdown().await.expect("shutdown");
-            })
-            .expect("executor")
-            .join()
-            .expect("join");
+        run(|| async {
+            let disk = FaultDisk::new();
+            let store = open(&disk).await;
+            let base = written(&store);
+            disk.set_hold_writes(true);
+            append_bytes(&store, 4 * CHUNK + 100).await;
+            settle().await;
+            // Whole chunks stream, each its own write, none overlapping.
+            let writes = log_writes(&disk);
+            assert!(writes.len() >= 3, "streamed writes: {writes:?}");
+            for w in writes.windows(2) {
+                assert!(w[0].0 + w[0].1 as u64 <= w[1].0, "overlap: {writes:?}");
+            }
+            let seg = |pos: u64| base - base % (1 << 20) + pos;
+            let (first, second) = (writes[0], writes[1]);
+            // The second completes first: nothing counts as written yet.
+            release_log_write(&disk, second.0);
+            settle().await;
+            assert_eq!(written(&store), base, "a hole before the completed write");
+            // The first completes: the mark passes both.
+            release_log_write(&disk, first.0);
+            settle().await;
+            assert_eq!(written(&store), seg(second.0) + second.1 as u64);
+            // The rest complete in reverse order; the mark follows the last.
+            let mut rest = log_writes(&disk);
+            rest.reverse();
+            for (pos, _) in &rest {
+                release_log_write(&disk, *pos);
+            }
+            settle().await;
+            assert!(written(&store) >= seg(rest[0].0) + rest[0].1 as u64);
+            disk.set_hold_writes(false);
+            while let Some(i) = (!disk.held_writes().is_empty()).then_some(0) {
+                disk.release_write(i);
+            }
+            store.shutdown().await.expect("shutdown");
+        });
     }
 
     #[test]
     fn a_write_that_rewrites_a_busy_block_waits_for_it() {
-        crate::shard::shard_executor(0, &[])
-            .spawn(|| async {
-                let disk = FaultDisk::new();
-                let store = open(&disk).await;
-                // A round's write ends inside a block and stays in flight.
-                disk.set_hold_writes(true);
-                append_bytes(&store, 10_000).await;
-                let me = store.clone();
-                let round = glommio::spawn_local(async move { me.flush_round(false).await });
+        run(|| async {
+            let disk = FaultDisk::new();
+            let store = open(&disk).await;
+            // A round's write ends inside a block and stays in flight.
+            disk.set_hold_writes(true);
+            append_bytes(&store, 10_000).await;
+            let me = store.clone();
+            let round = glommio::spawn_local(async move { me.flush_round(false).await });
+            settle().await;
+            let tick = log_writes(&disk);
+            assert_eq!(tick.len(), 1, "the round's one write: {tick:?}");
+            let tick_end = tick[0].0 + tick[0].1 as u64;
+            // Enough appended for whole chunks: the next write would
+            // rewrite the round's last block, so it must not start yet
+            // (the round holds the flush lock while its write is in
+            // flight; `tail_block_busy` guards any other path).
+            append_bytes(&store, 3 * CHUNK).await;
+            settle().await;
+            assert_eq!(log_writes(&disk), tick, "nothing overlaps the busy block");
+            release_log_write(&disk, tick[0].0);
+            settle().await;
+            // The round goes on to write the consume queue and the index.
+            while let Some(i) = disk
+                .held_writes()
+                .iter()
+                .position(|(p, _, _)| !p.to_string_lossy().contains("commitlog"))
+            {
+                disk.release_write(i);
                 settle().await;
-                let tick = log_writes(&disk);
-                assert_eq!(tick.len(), 1, "the round's one write: {tick:?}");
-                let tick_end = tick[0].0 + tick[0].1 as u64;
-                // Enough appended for whole chunks: the next write would
-                // rewrite the round's last block, so it must not start yet
-                // (the round holds the flush lock while its write is in
-                // flight; `tail_block_busy` guards any other path).
-                append_bytes(&store, 3 * CHUNK).await;
-                settle().await;
-                assert_eq!(log_writes(&disk), tick, "nothing overlaps the busy block");
-                release_log_write(&disk, tick[0].0);
-                settle().await;
-                // The round goes on to write the consume queue and the index.
-                while let Some(i) = disk
-                    .held_writes()
-                    .iter()
-                    .position(|(p, _, _)| !p.to_string_lossy().contains("commitlog"))
-                {
-                    disk.release_write(i);
-                    settle().await;
-                }
-                round.await.expect("round");
-                settle().await;
-                let next = log_writes(&disk);
-                assert!(!next.is_empty(), "streaming resumed");
-                assert_eq!(
-                    next[0].0,
-                    tick_end - 4096,
-                    "it rewrites that block whole, after"
-                );
-                disk.set_hold_writes(false);
-                while !disk.held_writes().is_empty() {
-                    disk.release_write(0);
-                }
-                store.shutdown().await.expect("shutdown");
-            })
-            .expect("executor")
-            .join()
-            .expect("join");
+            }
+            round.await.expect("round");
+            settle().await;
+            let next = log_writes(&disk);
+            assert!(!next.is_empty(), "streaming resumed");
+            assert_eq!(
+                next[0].0,
+                tick_end - 4096,
+                "it rewrites that block whole, after"
+            );
+            disk.set_hold_writes(false);
+            while !disk.held_writes().is_empty() {
+                disk.release_write(0);
+            }
+            store.shutdown().await.expect("shutdown");
+        });
     }
 }
