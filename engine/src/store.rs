@@ -1014,6 +1014,9 @@ impl ShardStore {
                     self.poison(&e);
                     break;
                 }
+                if self.inner.stopping.get() {
+                    break;
+                }
                 continue;
             }
             // Consume queues and the index are derived data, not on the
