@@ -33,6 +33,10 @@ pub struct StoreConfig {
     pub flush_interval: Duration,
     /// ASYNC_FLUSH: dirty bytes that trigger a write at once.
     pub flush_threshold_bytes: usize,
+    /// SYNC_FLUSH: whole blocks appended but not yet written that an append
+    /// starts writing at once, before its group commit (0: the group commit
+    /// writes everything).
+    pub sync_stream_bytes: usize,
     /// Most appended-but-unwritten commitlog bytes before appends wait.
     pub max_dirty_bytes: u64,
     /// ASYNC_FLUSH: longest time written bytes wait for an fdatasync.
@@ -81,6 +85,7 @@ impl StoreConfig {
             tail_cache_bytes: 128 << 20,
             flush_interval: Duration::from_millis(10),
             flush_threshold_bytes: 2 << 20,
+            sync_stream_bytes: 256 << 10,
             max_dirty_bytes: 32 << 20,
             async_sync_interval: Duration::from_millis(500),
             cq_units_per_segment: 307_200,
@@ -107,6 +112,7 @@ impl StoreConfig {
             commitlog_segment_bytes: 1 << 20,
             commitlog_chunk_bytes: 64 << 10,
             tail_cache_bytes: 1 << 20,
+            sync_stream_bytes: 16 << 10,
             cq_units_per_segment: 1024,
             cq_cache_chunks: 2,
             index_slots: 1024,

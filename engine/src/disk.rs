@@ -1,7 +1,8 @@
 //! The narrow I/O interface of the engine: a directory of fixed-size files,
 //! each written and read at aligned positions and synced as a whole.
 //!
-//! Two implementations: [`DmaDisk`] (glommio `DmaFile`, O_DIRECT, io_uring) for
+//! Two implementations: [`DmaDisk`] (glommio `DmaFile`s, O_DIRECT; writes and
+//! syncs on the shard's own io_uring, [`crate::log_ring`], reads on glommio's) for
 //! the real thing and [`crate::fault_disk::FaultDisk`] (memory, keeps written
 //! and durable bytes apart, injects failures) for crash tests.
 //!
@@ -10,9 +11,12 @@
 
 use std::future::Future;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::rc::Rc;
+
+use crate::log_ring;
 
 /// A boxed future of a shard-local I/O.
 pub type IoFuture<T> = Pin<Box<dyn Future<Output = io::Result<T>>>>;
@@ -22,11 +26,17 @@ pub trait SegmentFile {
     /// Writes `data` at `pos`; both aligned to [`crate::limits::IO_ALIGN`].
     /// `data` is copied before this returns, so the caller may reuse it at once.
     fn write_at(&self, pos: u64, data: &[u8]) -> IoFuture<()>;
-    /// Writes the whole of `buf` at `pos` without copying it: the write holds
-    /// the buffer until it completes, and nobody changes it meanwhile (see
-    /// [`crate::aligned::AlignedBuf`]). By default it is copied.
-    fn write_buf(&self, pos: u64, buf: Rc<glommio::io::DmaBuffer>) -> IoFuture<()> {
-        self.write_at(pos, buf.as_bytes())
+    /// Writes bytes `range` of `buf` at `pos` without copying them: the write
+    /// holds the buffer until it completes, and nobody changes those bytes
+    /// meanwhile (see [`crate::aligned::AlignedBuf`]). By default they are
+    /// copied.
+    fn write_buf(
+        &self,
+        pos: u64,
+        buf: Rc<glommio::io::DmaBuffer>,
+        range: std::ops::Range<usize>,
+    ) -> IoFuture<()> {
+        self.write_at(pos, &buf.as_bytes()[range])
     }
     /// Reads `len` bytes at `pos` (any alignment); short at end of file.
     fn read_at(&self, pos: u64, len: usize) -> IoFuture<Vec<u8>>;
@@ -78,25 +88,46 @@ fn whole_write(n: usize, want: usize, pos: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// An I/O future that fails at once.
+fn failed<T: 'static>(e: io::Error) -> IoFuture<T> {
+    Box::pin(async move { Err(e) })
+}
+
+impl DmaSegment {
+    /// Writes `buf` (kept alive by `keep`) at `pos` on the shard's log ring:
+    /// the kernel has the write when this returns.
+    fn ring_write(
+        &self,
+        pos: u64,
+        ptr: *const u8,
+        want: usize,
+        keep: log_ring::Keep,
+    ) -> IoFuture<()> {
+        let op =
+            log_ring::current().and_then(|r| r.write(self.file.as_raw_fd(), ptr, want, pos, keep));
+        match op {
+            Ok(op) => Box::pin(async move { whole_write(op.await?, want, pos) }),
+            Err(e) => failed(e),
+        }
+    }
+}
+
 impl SegmentFile for DmaSegment {
     fn write_at(&self, pos: u64, data: &[u8]) -> IoFuture<()> {
         let mut buf = self.file.alloc_dma_buffer(data.len());
         buf.as_bytes_mut().copy_from_slice(data);
-        let file = self.file.clone();
-        let want = data.len();
-        Box::pin(async move {
-            let n = file.write_at(buf, pos).await.map_err(io::Error::from)?;
-            whole_write(n, want, pos)
-        })
+        let ptr = buf.as_ptr();
+        self.ring_write(pos, ptr, data.len(), Box::new((buf, self.file.clone())))
     }
 
-    fn write_buf(&self, pos: u64, buf: Rc<glommio::io::DmaBuffer>) -> IoFuture<()> {
-        let file = self.file.clone();
-        let want = buf.len();
-        Box::pin(async move {
-            let n = file.write_rc_at(buf, pos).await.map_err(io::Error::from)?;
-            whole_write(n, want, pos)
-        })
+    fn write_buf(
+        &self,
+        pos: u64,
+        buf: Rc<glommio::io::DmaBuffer>,
+        range: std::ops::Range<usize>,
+    ) -> IoFuture<()> {
+        let ptr = buf.as_bytes()[range.clone()].as_ptr();
+        self.ring_write(pos, ptr, range.len(), Box::new((buf, self.file.clone())))
     }
 
     fn read_at(&self, pos: u64, len: usize) -> IoFuture<Vec<u8>> {
@@ -111,8 +142,11 @@ impl SegmentFile for DmaSegment {
     }
 
     fn sync(&self) -> IoFuture<()> {
-        let file = self.file.clone();
-        Box::pin(async move { file.fdatasync().await.map_err(io::Error::from) })
+        let keep: log_ring::Keep = Box::new(self.file.clone());
+        match log_ring::current().and_then(|r| r.fdatasync(self.file.as_raw_fd(), keep)) {
+            Ok(op) => Box::pin(async move { op.await.map(|_| ()) }),
+            Err(e) => failed(e),
+        }
     }
 
     fn len(&self) -> u64 {

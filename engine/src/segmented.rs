@@ -223,7 +223,7 @@ impl SegmentedLog {
         self.chunks.clear();
         let mut buf = AlignedBuf::zeroed(self.geo.chunk_bytes);
         let n = data.len().min((pos - cstart) as usize);
-        buf.bytes_mut()[..n].copy_from_slice(&data[..n]);
+        buf.bytes_mut(0..n).copy_from_slice(&data[..n]);
         self.chunks.push_back(Chunk { start: cstart, buf });
         self.write_pos = pos;
         // Rewrite the tail block on the next flush so stale bytes on disk are zeroed.
@@ -283,7 +283,10 @@ impl SegmentedLog {
             let chunk = self.chunks.back_mut().expect("chunk");
             let in_chunk = (pos - cstart) as usize;
             let n = (self.geo.chunk_bytes - in_chunk).min(data.len() - off);
-            chunk.buf.bytes_mut()[in_chunk..in_chunk + n].copy_from_slice(&data[off..off + n]);
+            chunk
+                .buf
+                .bytes_mut(in_chunk..in_chunk + n)
+                .copy_from_slice(&data[off..off + n]);
             off += n;
             self.write_pos += n as u64;
         }
@@ -379,9 +382,9 @@ impl SegmentedLog {
     }
 
     /// Starts the writes of `[submitted_pos, end)` (from its aligned start, up to
-    /// the aligned end: bytes past `write_pos` are zeroed first). A whole
-    /// chunk is written from its buffer; anything else is copied into an I/O
-    /// buffer before this returns.
+    /// the aligned end: bytes past `write_pos` are zeroed first). Whole blocks
+    /// are written from the chunk's buffer; a last, partial block is copied
+    /// into an I/O buffer before this returns.
     pub fn start_flush(&mut self, end: u64) -> FlushBatch {
         assert!(end <= self.write_pos, "flush past the appended end");
         let mut batch = FlushBatch {
@@ -416,22 +419,28 @@ impl SegmentedLog {
             );
             let from = (wp - last.start) as usize;
             let to = (aligned_end - last.start) as usize;
-            last.buf.bytes_mut()[from..to].fill(0);
+            last.buf.bytes_mut(from..to).fill(0);
         }
         while p < aligned_end {
             let seg = self.segment_start(p);
             let c = &self.chunks[((p - p % cb - first) / cb) as usize];
             let off = (p - c.start) as usize;
-            let n = ((c.start + cb).min(aligned_end) - p).min(MAX_IO_BYTES as u64) as usize;
+            let mut n = ((c.start + cb).min(aligned_end) - p).min(MAX_IO_BYTES as u64) as usize;
+            // Whole blocks below `write_pos` never change again: they are
+            // written in place, and appends go on past them. The last,
+            // growing block is a write of its own, from a copy.
+            let settled_end = self.write_pos - self.write_pos % IO_ALIGN as u64;
+            if p < settled_end && p + n as u64 > settled_end {
+                n = (settled_end - p) as usize;
+            }
+            let settled = p + n as u64 <= settled_end;
             let f = self
                 .segments
                 .get(&seg)
                 .expect("segment created before flush")
                 .clone();
-            let whole = off == 0 && n == c.buf.len() && c.start + cb <= self.write_pos;
-            let write = if whole {
-                // A full chunk never changes again: write it in place.
-                f.write_buf(p - seg, c.buf.share())
+            let write = if settled {
+                f.write_buf(p - seg, c.buf.share(off + n), off..off + n)
             } else {
                 f.write_at(p - seg, &c.buf.bytes()[off..off + n])
             };

@@ -91,6 +91,9 @@ pub struct StoreStats {
     pub write_max_us: u64,
     /// Appends that had to wait for tail-cache room (backpressure).
     pub room_waits: u64,
+    /// SYNC_FLUSH: times an append started the writes of its group's whole
+    /// blocks before the group commit.
+    pub streamed_writes: u64,
 }
 
 impl StoreStats {
@@ -106,6 +109,7 @@ impl StoreStats {
             sync_us: self.sync_us - earlier.sync_us,
             write_max_us: self.write_max_us,
             room_waits: self.room_waits - earlier.room_waits,
+            streamed_writes: self.streamed_writes - earlier.streamed_writes,
         }
     }
 }
@@ -778,6 +782,7 @@ impl ShardStore {
                     .waiters
                     .borrow_mut()
                     .push_back((end, slot.clone()));
+                self.stream_whole_blocks();
                 self.inner.flush_kick.notify();
                 slot.wait().await?;
             }

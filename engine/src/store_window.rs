@@ -80,10 +80,18 @@ impl ShardStore {
             self.inner.progress.wait().await;
         }
         self.create_log_segments(end).await?;
+        self.submit_log_writes(end);
+        Ok(())
+    }
+
+    /// Starts the writes of `[submitted_pos, end)` now. The caller has made
+    /// sure that the segments exist and that no write in flight ends in the
+    /// block this one starts with.
+    fn submit_log_writes(&self, end: u64) {
         let batch = {
             let mut s = self.inner.st.borrow_mut();
             if end <= s.log.area.submitted_pos() {
-                return Ok(());
+                return;
             }
             s.log.area.start_flush(end)
         };
@@ -112,7 +120,37 @@ impl ShardStore {
             })
             .detach();
         }
-        Ok(())
+    }
+
+    /// SYNC_FLUSH, called by an append while its group is still forming:
+    /// once `sync_stream_bytes` of whole blocks wait, starts their write,
+    /// so that the group commit is left with the tail and the fdatasync.
+    /// (The disk writes while the shard's CPU appends; with glommio's own
+    /// submission both would run one after the other.) Never waits: when
+    /// a segment must be created first or the block it starts with is
+    /// still being written, the group commit writes these bytes instead.
+    pub(super) fn stream_whole_blocks(&self) {
+        let stream = self.inner.cfg.sync_stream_bytes as u64;
+        let to = {
+            let s = self.inner.st.borrow();
+            let a = &s.log.area;
+            let to = a.write_pos() - a.write_pos() % IO_ALIGN as u64;
+            if stream == 0 || to < a.submitted_pos() + stream || s.log.check_poisoned().is_err() {
+                return;
+            }
+            let w = self.inner.window.borrow();
+            if w.in_flight() >= WINDOW_WRITES
+                || w.tail_block_busy()
+                || !a.missing_segments(to).is_empty()
+            {
+                return;
+            }
+            to
+        };
+        let mut st = self.inner.stats.get();
+        st.streamed_writes += 1;
+        self.inner.stats.set(st);
+        self.submit_log_writes(to);
     }
 
     /// Creates (preallocated) the segments a write up to `end` needs.
@@ -366,9 +404,11 @@ mod tests {
             let me = store.clone();
             let round = glommio::spawn_local(async move { me.flush_round(false).await });
             settle().await;
+            // Its whole blocks, then its last block on its own.
             let tick = log_writes(&disk);
-            assert_eq!(tick.len(), 1, "the round's one write: {tick:?}");
-            let tick_end = tick[0].0 + tick[0].1 as u64;
+            assert_eq!(tick.len(), 2, "the round's writes: {tick:?}");
+            assert_eq!(tick[1].1, 4096, "the last block alone: {tick:?}");
+            let tick_end = tick[1].0 + tick[1].1 as u64;
             // Enough appended for whole chunks: the next write would
             // rewrite the round's last block, so it must not start yet
             // (the round holds the flush lock while its write is in
@@ -377,6 +417,7 @@ mod tests {
             settle().await;
             assert_eq!(log_writes(&disk), tick, "nothing overlaps the busy block");
             release_log_write(&disk, tick[0].0);
+            release_log_write(&disk, tick[1].0);
             settle().await;
             // The round goes on to write the consume queue and the index.
             while let Some(i) = disk
@@ -400,6 +441,68 @@ mod tests {
             while !disk.held_writes().is_empty() {
                 disk.release_write(0);
             }
+            store.shutdown().await.expect("shutdown");
+        });
+    }
+
+    #[test]
+    fn sync_appends_start_their_groups_whole_blocks_before_the_group_commit() {
+        run(|| async {
+            let disk = FaultDisk::new();
+            let mut cfg = StoreConfig::small_for_tests("/w", 1);
+            cfg.flush_mode = FlushMode::Sync;
+            cfg.sync_stream_bytes = 16 << 10;
+            let env = ShardEnv {
+                disk: Rc::new(disk.clone()),
+                clock: Rc::new(SystemClock),
+                usage: Rc::new(Room),
+            };
+            let store = ShardStore::open(cfg, 0, env).await.expect("open");
+            // The queue and the log segment exist: an append finds all it
+            // needs without waiting.
+            let first = MessageInput::simple("W", 0, b"first", "");
+            store.append(&[first]).await.expect("append");
+            let before = store.stats();
+            disk.set_hold_writes(true);
+            // glommio runs each spawned appender at once up to its wait for
+            // the group commit; the flusher has not run in between.
+            let acked = Rc::new(std::cell::Cell::new(0));
+            let appenders: Vec<_> = (0..12u8)
+                .map(|i| {
+                    let (store, acked) = (store.clone(), acked.clone());
+                    glommio::spawn_local(async move {
+                        let m = MessageInput::simple("W", 0, &[i; 4000], "");
+                        store.append(&[m]).await.expect("append");
+                        acked.set(acked.get() + 1);
+                    })
+                })
+                .collect();
+            let started = log_writes(&disk);
+            let st = store.stats().since(&before);
+            assert!(st.streamed_writes >= 2, "{st:?}");
+            assert!(!started.is_empty(), "writes went out during the appends");
+            for (pos, len) in &started {
+                assert_eq!(
+                    (pos % 4096, len % 4096),
+                    (0, 0),
+                    "whole blocks: {started:?}"
+                );
+            }
+            assert_eq!(st.log_syncs, 0, "no group commit yet");
+            // Nothing is acknowledged before its bytes are written and synced.
+            settle().await;
+            assert_eq!(acked.get(), 0);
+            disk.set_hold_writes(false);
+            while !disk.held_writes().is_empty() {
+                disk.release_write(0);
+                settle().await;
+            }
+            for t in appenders {
+                t.await;
+            }
+            assert_eq!(acked.get(), 12);
+            let st = store.stats().since(&before);
+            assert!(st.log_syncs >= 1 && st.synced_bytes >= 12 * 4000, "{st:?}");
             store.shutdown().await.expect("shutdown");
         });
     }
