@@ -2,17 +2,24 @@
 //! into checksummed rounds, written back with direct I/O.
 //!
 //! **Rounds.** Every flush closes the bytes appended since the previous
-//! flush with a 24-byte *round marker* (below). The marker carries a CRC32 of
-//! every byte of the round, so recovery can tell a round that reached the
+//! flush with a 32-byte *round marker* (below). The marker carries a CRC32
+//! over the round's records, so recovery can tell a round that reached the
 //! disk whole from one that was torn, including damage the record format
 //! itself cannot see (properties are not covered by BODYCRC). Markers sit
 //! between records; consume queues never point at them, so pulls never serve
 //! them. A record is acknowledged under SYNC_FLUSH only after the round that
 //! contains it, marker included, was written and fdatasynced.
 //!
+//! The round CRC skips the record bodies (flag [`ROUND_CRC_SKIPS_BODIES`]):
+//! each body is covered by its record's BODYCRC, which recovery checks, and
+//! the BODYCRC field itself is in the round CRC. Every byte of a round is
+//! still checked once, and an append computes one CRC pass over its body
+//! instead of two. Markers without the flag (written before it existed)
+//! checksum every byte of the round; recovery reads both.
+//!
 //! ```text
 //! marker: i32 TOTALSIZE=32 | i32 MAGIC=0x524D5121 | u64 round start | u32 generation
-//!         | u32 crc32(round bytes) | u32 reserved (0) | u32 crc32(marker[0..28])
+//!         | u32 round crc | u32 flags | u32 crc32(marker[0..28])
 //! ```
 //!
 //! **Generations.** Every start of the store is a new generation (recorded
@@ -34,14 +41,32 @@ use crate::segmented::SegmentedLog;
 pub const MARKER_BYTES: usize = 32;
 pub const MAGIC_ROUND: i32 = 0x524D_5121;
 
+/// Marker flag: the round CRC covers every byte of the round's records
+/// except their bodies ([`round_update`]). Without it (markers written
+/// before the flag existed), it covers every byte of the round.
+pub const ROUND_CRC_SKIPS_BODIES: u32 = 1;
+
+/// Adds one record to a round checksum that skips bodies: the bytes before
+/// and after `body`.
+pub fn round_update(h: &mut crc32fast::Hasher, record: &[u8], body: std::ops::Range<usize>) {
+    h.update(&record[..body.start]);
+    h.update(&record[body.end..]);
+}
+
 /// Encodes the marker that closes the round `[round_start, marker position)`.
-pub fn encode_marker(round_start: u64, generation: u32, round_crc: u32) -> [u8; MARKER_BYTES] {
+pub fn encode_marker(
+    round_start: u64,
+    generation: u32,
+    round_crc: u32,
+    flags: u32,
+) -> [u8; MARKER_BYTES] {
     let mut m = [0u8; MARKER_BYTES];
     m[0..4].copy_from_slice(&(MARKER_BYTES as i32).to_be_bytes());
     m[4..8].copy_from_slice(&MAGIC_ROUND.to_be_bytes());
     m[8..16].copy_from_slice(&round_start.to_be_bytes());
     m[16..20].copy_from_slice(&generation.to_be_bytes());
     m[20..24].copy_from_slice(&round_crc.to_be_bytes());
+    m[24..28].copy_from_slice(&flags.to_be_bytes());
     let self_crc = crc32fast::hash(&m[0..28]);
     m[28..32].copy_from_slice(&self_crc.to_be_bytes());
     m
@@ -174,10 +199,16 @@ impl Commitlog {
         Ok(self.write_pos())
     }
 
-    /// Appends encoded records (prepared with [`Self::prepare_append`]).
+    /// Adds an encoded record, whose body is at `body`, to the open round's
+    /// checksum (before [`Self::append_records`] appends it).
+    pub fn checksum_record(&mut self, record: &[u8], body: std::ops::Range<usize>) {
+        round_update(&mut self.round_crc, record, body);
+    }
+
+    /// Appends encoded records (prepared with [`Self::prepare_append`], each
+    /// added to the round with [`Self::checksum_record`]).
     pub fn append_records(&mut self, bytes: &[u8]) {
         self.area.append(bytes);
-        self.round_crc.update(bytes);
     }
 
     /// Closes the open round with a marker, if it holds anything.
@@ -186,7 +217,12 @@ impl Commitlog {
             return;
         }
         let crc = std::mem::replace(&mut self.round_crc, crc32fast::Hasher::new()).finalize();
-        let m = encode_marker(self.round_start, self.generation, crc);
+        let m = encode_marker(
+            self.round_start,
+            self.generation,
+            crc,
+            ROUND_CRC_SKIPS_BODIES,
+        );
         self.area.append(&m);
         self.round_start = self.area.write_pos();
     }
@@ -240,7 +276,8 @@ pub enum EndReason {
 /// Classifies the bytes at log position `pos`. `bytes` starts at `pos` and
 /// holds everything up to the segment end or at least a whole record;
 /// `seg_left` is the number of bytes left in the segment; `round_start` and
-/// `round_crc` describe the round opened by the last closed marker;
+/// `round_crc` describe the round opened by the last closed marker
+/// (`round_crc(flags)`: its checksum as a marker with these flags computes it);
 /// `generations` is the range a marker here may carry (from the last
 /// accepted marker's generation to the current life's, exclusive).
 pub fn classify(
@@ -249,7 +286,7 @@ pub fn classify(
     seg_left: usize,
     round_start: u64,
     generations: std::ops::Range<u32>,
-    round_crc: impl FnOnce() -> u32,
+    round_crc: impl FnOnce(u32) -> u32,
 ) -> ScanStep {
     if seg_left < 8 || bytes.len() < 8 {
         return ScanStep::End(EndReason::ShortTail);
@@ -276,14 +313,18 @@ pub fn classify(
             let start = u64::from_be_bytes(m[8..16].try_into().expect("8"));
             let generation = u32::from_be_bytes(m[16..20].try_into().expect("4"));
             let crc = u32::from_be_bytes(m[20..24].try_into().expect("4"));
-            if crc32fast::hash(&m[0..28]) != self_crc || start != round_start || pos == round_start
+            let flags = u32::from_be_bytes(m[24..28].try_into().expect("4"));
+            if crc32fast::hash(&m[0..28]) != self_crc
+                || start != round_start
+                || pos == round_start
+                || flags & !ROUND_CRC_SKIPS_BODIES != 0
             {
                 return ScanStep::End(EndReason::BadMarker);
             }
             if !generations.contains(&generation) {
                 return ScanStep::End(EndReason::StaleGeneration);
             }
-            if round_crc() != crc {
+            if round_crc(flags) != crc {
                 return ScanStep::End(EndReason::BadMarker);
             }
             ScanStep::RoundClosed { generation }
@@ -316,17 +357,42 @@ mod tests {
     fn rec(pos: u64) -> Vec<u8> {
         let m = MessageInput::simple("T", 0, b"payload", "KEYS\u{1}k");
         let mut out = Vec::new();
-        encode_into(&mut out, &m, QueueOffset(0), LogOffset(pos), 1);
+        let body = encode_into(&mut out, &m, QueueOffset(0), LogOffset(pos), 1);
+        assert_eq!(&out[body], b"payload");
         out
     }
 
     #[test]
+    fn the_round_checksum_covers_every_byte_but_the_body() {
+        let good = rec(100);
+        let body = 88..95;
+        let sum = |r: &[u8]| {
+            let mut h = crc32fast::Hasher::new();
+            round_update(&mut h, r, body.clone());
+            h.finalize()
+        };
+        let mut manual = good[..88].to_vec();
+        manual.extend_from_slice(&good[95..]);
+        assert_eq!(sum(&good), crc32fast::hash(&manual));
+        // Any byte outside the body changes it, the BODYCRC field included;
+        // a body byte does not (BODYCRC covers it).
+        for i in (0..good.len()).filter(|i| !body.contains(i)) {
+            let mut torn = good.clone();
+            torn[i] ^= 0x40;
+            assert_ne!(sum(&torn), sum(&good), "byte {i}");
+        }
+        let mut in_body = good.clone();
+        in_body[90] ^= 1;
+        assert_eq!(sum(&in_body), sum(&good));
+    }
+
+    #[test]
     fn markers_of_an_older_or_future_generation_are_stale() {
-        let old = encode_marker(100, 2, 0xABCD);
-        let future = encode_marker(100, 7, 0xABCD);
+        let old = encode_marker(100, 2, 0xABCD, ROUND_CRC_SKIPS_BODIES);
+        let future = encode_marker(100, 7, 0xABCD, ROUND_CRC_SKIPS_BODIES);
         for m in [old, future] {
             assert_eq!(
-                classify(&m, 300, 4096, 100, 3..7, || 0xABCD),
+                classify(&m, 300, 4096, 100, 3..7, |_| 0xABCD),
                 ScanStep::End(EndReason::StaleGeneration)
             );
         }
@@ -343,7 +409,10 @@ mod tests {
         torn_props[l - 1] = 0; // property byte lost: BODYCRC cannot see it, the marker can
         let mut bad_len = good.clone();
         bad_len[3] = bad_len[3].wrapping_add(1);
-        let marker = encode_marker(100, 5, 0xABCD);
+        let marker = encode_marker(100, 5, 0xABCD, ROUND_CRC_SKIPS_BODIES);
+        // A marker written before the flag: its CRC is over every byte.
+        let full_bytes_marker = encode_marker(100, 5, !0xABCD, 0);
+        let unknown_flags = encode_marker(100, 5, 0xABCD, 2);
         let mut torn_marker = marker;
         torn_marker[10] ^= 1;
         let mut blank = vec![0u8; 64];
@@ -455,6 +524,24 @@ mod tests {
                 ScanStep::RoundClosed { generation: 5 },
             ),
             (
+                "marker without flags, full-bytes crc",
+                &full_bytes_marker,
+                300,
+                4096,
+                100,
+                0xABCD,
+                ScanStep::RoundClosed { generation: 5 },
+            ),
+            (
+                "marker with unknown flags",
+                &unknown_flags,
+                300,
+                4096,
+                100,
+                0xABCD,
+                ScanStep::End(EndReason::BadMarker),
+            ),
+            (
                 "marker with wrong round crc",
                 &marker,
                 300,
@@ -519,7 +606,9 @@ mod tests {
             ),
         ];
         for (name, bytes, pos, left, round_start, crc, want) in rows {
-            let got = classify(bytes, pos, left, round_start, gens.clone(), || crc);
+            // The round's checksum as each kind of marker computes it.
+            let round = |flags: u32| if flags == 0 { !crc } else { crc };
+            let got = classify(bytes, pos, left, round_start, gens.clone(), round);
             assert_eq!(got, want, "row: {name}");
         }
     }

@@ -277,14 +277,15 @@ fn put_host(out: &mut Vec<u8>, addr: &SocketAddr) {
     out.extend_from_slice(&(addr.port() as i32).to_be_bytes());
 }
 
-/// Appends the encoded record of `msg` to `out`.
+/// Appends the encoded record of `msg` to `out`. Returns where the body
+/// lies in the record.
 pub fn encode_into(
     out: &mut Vec<u8>,
     msg: &MessageInput,
     queue_offset: QueueOffset,
     physical_offset: LogOffset,
     store_timestamp: i64,
-) {
+) -> std::ops::Range<usize> {
     let start = out.len();
     let mut sys_flag = msg.sys_flag & !(sysflag::BORNHOST_V6 | sysflag::STOREHOST_V6);
     if msg.born_host.is_ipv6() {
@@ -321,12 +322,14 @@ pub fn encode_into(
         body_len: I32::new(msg.body.len() as i32),
     };
     out.extend_from_slice(mid.as_bytes());
+    let body_at = out.len() - start;
     out.extend_from_slice(&msg.body);
     out.push(msg.topic.len() as u8);
     out.extend_from_slice(msg.topic.as_bytes());
     out.extend_from_slice(&(msg.properties.len() as i16).to_be_bytes());
     out.extend_from_slice(msg.properties.as_bytes());
     debug_assert_eq!(out.len() - start, total);
+    body_at..body_at + msg.body.len()
 }
 
 /// A decoded view of one record, borrowing the record bytes.

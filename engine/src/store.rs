@@ -14,7 +14,9 @@ use std::rc::Rc;
 use bytes::Bytes;
 
 use crate::checkpoint::{self, Checkpoint, QueueState};
-use crate::commitlog::{classify, Commitlog, EndReason, ScanStep, MARKER_BYTES};
+use crate::commitlog::{
+    classify, round_update, Commitlog, EndReason, ScanStep, MARKER_BYTES, ROUND_CRC_SKIPS_BODIES,
+};
 use crate::config::{FlushMode, StoreConfig};
 use crate::consume_queue::{ConsumeQueue, CqUnit, CQ_UNIT_BYTES};
 use crate::disk::{IoFuture, SegmentFile};
@@ -430,7 +432,9 @@ impl ShardStore {
         let st = &self.inner.st;
         let mut pos = resume;
         let mut round_start = resume;
-        let mut hasher = crc32fast::Hasher::new();
+        // The open round's checksum both ways a marker may compute it.
+        let mut round_full = crc32fast::Hasher::new();
+        let mut round_skip = crc32fast::Hasher::new();
         let current_generation = st.borrow().log.generation();
         let mut min_generation = 0u32;
         let mut tentative: Vec<DispatchInfo> = Vec::new();
@@ -490,13 +494,21 @@ impl ShardStore {
                 seg_left,
                 round_start,
                 min_generation..current_generation,
-                || hasher.clone().finalize(),
+                |flags| {
+                    if flags & ROUND_CRC_SKIPS_BODIES != 0 {
+                        round_skip.clone().finalize()
+                    } else {
+                        round_full.clone().finalize()
+                    }
+                },
             );
             match step {
                 ScanStep::Record(len) => {
                     let rec = &bytes[..len];
-                    hasher.update(rec);
                     let v = record::decode(rec, false).expect("classified as a record");
+                    round_full.update(rec);
+                    let body_at = v.body.as_ptr() as usize - rec.as_ptr() as usize;
+                    round_update(&mut round_skip, rec, body_at..body_at + v.body.len());
                     tentative.push(DispatchInfo {
                         pos,
                         size: len as u32,
@@ -522,7 +534,8 @@ impl ShardStore {
                     }
                     round_start = pos;
                     committed_end = pos;
-                    hasher = crc32fast::Hasher::new();
+                    round_full = crc32fast::Hasher::new();
+                    round_skip = crc32fast::Hasher::new();
                 }
                 ScanStep::NextSegment => {
                     pos = seg_start + seg_bytes;
@@ -894,13 +907,14 @@ impl ShardStore {
             } else {
                 None
             };
-            record::encode_into(
+            let body = record::encode_into(
                 &mut s.scratch,
                 m,
                 qoff.unwrap_or(QueueOffset(0)),
                 pos,
                 store_ts,
             );
+            s.log.checksum_record(&s.scratch[before..], body);
             let size = (s.scratch.len() - before) as u32;
             debug_assert_eq!(size as usize, p.len);
             if let Some(qo) = qoff {

@@ -221,6 +221,66 @@ fn damage_that_bodycrc_cannot_see_is_caught_by_the_round_checksum() {
     });
 }
 
+/// A round closed by a marker from before `ROUND_CRC_SKIPS_BODIES` (its CRC
+/// over every byte of the round, flags 0) is still recovered, and still
+/// checked: damage in it discards it.
+#[test]
+fn rounds_checksummed_over_every_byte_are_still_recovered_and_checked() {
+    use ringmq_engine::commitlog::{encode_marker, MAGIC_ROUND, MARKER_BYTES};
+    for damage in [false, true] {
+        run(move || async move {
+            let disk = FaultDisk::new();
+            let mut cfg = StoreConfig::small_for_tests("/legacy", 1);
+            cfg.checkpoint_interval = std::time::Duration::from_secs(3600);
+            let store = ShardStore::open(cfg.clone(), 0, env_with(Rc::new(disk.clone())))
+                .await
+                .unwrap();
+            for seq in 0..10 {
+                store.append(&[msg("L", 0, seq, 100)]).await.unwrap();
+            }
+            store.checkpoint_now(false).await.unwrap();
+            let mut last = None;
+            for seq in 10..20 {
+                last = Some(
+                    store
+                        .append(&[msg("L", 0, seq, 100)])
+                        .await
+                        .unwrap()
+                        .records[0],
+                );
+            }
+            glommio::timer::sleep(std::time::Duration::from_millis(100)).await;
+            let image = disk.crash_image(&mut |_| 0);
+            drop(store);
+            // Rewrite the marker after record 19 the way it was written
+            // before the flag existed.
+            let seg = std::path::Path::new("/legacy/shard-0/commitlog/00000000000000000000");
+            let last = last.unwrap();
+            let at = (last.log_offset.0 + last.size as u64) as usize;
+            let bytes = image.contents(seg).unwrap();
+            let m = &bytes[at..at + MARKER_BYTES];
+            assert_eq!(i32::from_be_bytes(m[4..8].try_into().unwrap()), MAGIC_ROUND);
+            let start = u64::from_be_bytes(m[8..16].try_into().unwrap());
+            let generation = u32::from_be_bytes(m[16..20].try_into().unwrap());
+            let full = crc32fast::hash(&bytes[start as usize..at]);
+            image.poke(seg, at, &encode_marker(start, generation, full, 0));
+            if damage {
+                // A byte of record 19's properties: invisible to BODYCRC.
+                image.poke(seg, at - 2, &[bytes[at - 2] ^ 0x20]);
+            }
+            let recovered = ShardStore::open(cfg, 0, env_with(Rc::new(image)))
+                .await
+                .unwrap();
+            let want = if damage { 10 } else { 20 };
+            assert_eq!(
+                recovered.max_offset(&QueueKey::new("L", 0)),
+                QueueOffset(want),
+                "damage: {damage}"
+            );
+        });
+    }
+}
+
 #[test]
 fn a_segment_left_short_by_an_interrupted_creation_is_completed_at_start() {
     run(|| async {
