@@ -115,18 +115,21 @@ impl LogRing {
         self.ring.borrow().submitter().register_eventfd(efd)?;
         let me = Rc::downgrade(self);
         glommio::spawn_local(async move {
+            let mut polling = false;
             loop {
-                let r = file.read_at(0, 8).await;
-                let Some(ring) = me.upgrade() else { break };
-                ring.reap();
-                if let Err(e) = r {
-                    ring.pump_fallbacks.set(ring.pump_fallbacks.get() + 1);
-                    drop(ring);
-                    // Not expected; fall back to looking every 100 µs
-                    // rather than never waking for a completion.
-                    tracing::warn!(error = %e, "log ring eventfd read failed; polling");
+                if polling {
                     glommio::timer::sleep(std::time::Duration::from_micros(100)).await;
+                } else if let Err(e) = file.read_at(0, 8).await {
+                    // Not expected; look every 100 µs from now on rather
+                    // than never wake for a completion.
+                    tracing::warn!(error = %e, "log ring eventfd read failed; polling");
+                    polling = true;
                 }
+                let Some(ring) = me.upgrade() else { break };
+                if polling {
+                    ring.pump_fallbacks.set(ring.pump_fallbacks.get() + 1);
+                }
+                ring.reap();
             }
         })
         .detach();
