@@ -342,14 +342,17 @@ fn engine_phase(
             // Group commits of the measured window (the shutdown adds one more).
             let stats = store.stats().since(&before);
             eprintln!(
-                "shard {shard}: {} flush rounds (avg commitlog write {} us, max {} us), {} syncs (avg fdatasync {} us), {} appends waited for cache room, {} writes started by appends",
+                "shard {shard}: {} flush rounds (avg commitlog write {} us, max {} us), {} syncs (avg fdatasync {} us), {} appends waited for cache room, {} writes started by appends, {} segments created (longest {} us, writes waited for one {} times)",
                 stats.flush_rounds,
                 stats.write_us.checked_div(stats.log_writes).unwrap_or(0),
                 stats.write_max_us,
                 stats.log_syncs,
                 stats.sync_us.checked_div(stats.log_syncs).unwrap_or(0),
                 stats.room_waits,
-                stats.streamed_writes
+                stats.streamed_writes,
+                stats.segments_created,
+                stats.segment_create_max_us,
+                stats.segment_stalls
             );
             let d0 = Instant::now();
             let shut = store.shutdown().await;

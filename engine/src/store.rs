@@ -96,6 +96,13 @@ pub struct StoreStats {
     /// SYNC_FLUSH: times an append started the writes of its group's whole
     /// blocks before the group commit.
     pub streamed_writes: u64,
+    /// Commitlog segments created (and preallocated), and the longest such
+    /// creation (µs).
+    pub segments_created: u64,
+    pub segment_create_max_us: u64,
+    /// Times a write had to wait for a segment to be created (the next one
+    /// is normally created ahead of need).
+    pub segment_stalls: u64,
 }
 
 impl StoreStats {
@@ -112,6 +119,9 @@ impl StoreStats {
             write_max_us: self.write_max_us,
             room_waits: self.room_waits - earlier.room_waits,
             streamed_writes: self.streamed_writes - earlier.streamed_writes,
+            segments_created: self.segments_created - earlier.segments_created,
+            segment_create_max_us: self.segment_create_max_us,
+            segment_stalls: self.segment_stalls - earlier.segment_stalls,
         }
     }
 }
@@ -177,6 +187,8 @@ struct Inner {
     /// whether a turn is being taken now (see `append`).
     reactor_turn_at: Cell<u64>,
     reactor_turn_armed: Cell<bool>,
+    /// The commitlog segment being created ahead of need, if any.
+    precreating: Cell<Option<u64>>,
     progress: Broadcast,
     window: RefCell<window::WriteWindow>,
     waiters: RefCell<VecDeque<DurableWaiter>>,
@@ -375,6 +387,7 @@ impl ShardStore {
             flush_kick: Notify::default(),
             reactor_turn_at: Cell::new(0),
             reactor_turn_armed: Cell::new(false),
+            precreating: Cell::new(None),
             progress: Broadcast::default(),
             window: RefCell::new(window::WriteWindow::default()),
             waiters: RefCell::new(VecDeque::new()),
