@@ -189,6 +189,10 @@ struct Inner {
     reactor_turn_armed: Cell<bool>,
     /// The commitlog segment being created ahead of need, if any.
     precreating: Cell<Option<u64>>,
+    /// An append waits for consume-queue or index cache room: the next
+    /// flusher kick writes them too (under ASYNC_FLUSH a kick otherwise
+    /// streams commitlog chunks only).
+    derived_wanted: Cell<bool>,
     progress: Broadcast,
     window: RefCell<window::WriteWindow>,
     waiters: RefCell<VecDeque<DurableWaiter>>,
@@ -388,6 +392,7 @@ impl ShardStore {
             reactor_turn_at: Cell::new(0),
             reactor_turn_armed: Cell::new(false),
             precreating: Cell::new(None),
+            derived_wanted: Cell::new(false),
             progress: Broadcast::default(),
             window: RefCell::new(window::WriteWindow::default()),
             waiters: RefCell::new(VecDeque::new()),
@@ -752,6 +757,9 @@ impl ShardStore {
                     if self.room_for(msgs, total, keys)? {
                         break;
                     }
+                    if !self.derived_room_for(msgs, keys) {
+                        self.inner.derived_wanted.set(true);
+                    }
                     self.inner.flush_kick.notify();
                 }
                 self.inner.progress.wait().await;
@@ -866,12 +874,22 @@ impl ShardStore {
         Ok(s.log.has_room(total)
             && dirty <= self.inner.cfg.max_dirty_bytes
             && !s.index.is_full_for(keys)
-            && s.index.entries_room(keys)
+            && Self::derived_room_in(&s, msgs, keys))
+    }
+
+    /// Whether the consume queues and the index entries have cache room
+    /// for this append now.
+    fn derived_room_for(&self, msgs: &[MessageInput], keys: usize) -> bool {
+        Self::derived_room_in(&self.inner.st.borrow(), msgs, keys)
+    }
+
+    fn derived_room_in(s: &State, msgs: &[MessageInput], keys: usize) -> bool {
+        s.index.entries_room(keys)
             && msgs.iter().all(|m| {
                 s.queues
                     .get_by(&m.topic, m.queue_id)
                     .is_none_or(|q| q.has_room(units_for(msgs, m)))
-            }))
+            })
     }
 
     async fn roll_index_locked(&self, keys: usize) -> Result<()> {
@@ -1041,6 +1059,10 @@ impl ShardStore {
             // them into the write window; the round stays open. The timer
             // tick closes the round and writes the rest, which bounds how
             // long an appended byte stays in memory only.
+            // An append that waits for consume-queue or index room asks
+            // for them to be written now, not at the next tick.
+            let derived_wanted = self.inner.derived_wanted.replace(false);
+            let tick = !kicked;
             if kicked && self.inner.cfg.flush_mode == FlushMode::Async {
                 if let Err(e) = self.top_up().await {
                     self.poison(&e);
@@ -1049,18 +1071,27 @@ impl ShardStore {
                 if self.inner.stopping.get() {
                     break;
                 }
+                if derived_wanted {
+                    // Only the derived areas: the commitlog round stays
+                    // open and the streaming window undisturbed.
+                    let written = {
+                        let _g = self.inner.flush_lock.acquire_permit(1).await;
+                        self.flush_derived().await
+                    };
+                    if let Err(e) = written {
+                        self.poison(&e);
+                        break;
+                    }
+                    self.inner.progress.notify_all();
+                }
                 continue;
             }
             // Consume queues and the index are derived data, not on the
             // acknowledgement path: a group commit kicked by SYNC_FLUSH
             // appends leaves them to the timer tick unless an append waits
             // for their cache room.
-            let derived = !kicked || !self.inner.room_line.borrow().is_empty();
-            if self
-                .flush_round_mode(false, !kicked, derived)
-                .await
-                .is_err()
-            {
+            let derived = tick || derived_wanted || !self.inner.room_line.borrow().is_empty();
+            if self.flush_round_mode(false, tick, derived).await.is_err() {
                 break;
             }
             if self.inner.stopping.get() {

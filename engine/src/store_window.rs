@@ -593,4 +593,28 @@ mod tests {
             store.shutdown().await.expect("shutdown");
         });
     }
+
+    /// Under ASYNC_FLUSH a kick used to stream commitlog chunks only: an
+    /// append waiting for consume-queue room waited for the timer tick (an
+    /// hour here). Now the kick writes the derived areas as well.
+    #[test]
+    fn an_append_waiting_for_consume_queue_room_does_not_wait_for_the_tick() {
+        run(|| async {
+            let disk = FaultDisk::new();
+            let store = open(&disk).await;
+            let appends = async {
+                // Four times what the queue's cache holds unwritten.
+                for n in 0..4096u32 {
+                    let m = MessageInput::simple("Q", 0, &n.to_be_bytes(), "");
+                    store.append(&[m]).await.expect("append");
+                }
+                Ok(())
+            };
+            glommio::timer::timeout(Duration::from_secs(20), appends)
+                .await
+                .expect("appends waited for the flusher's timer tick");
+            assert!(store.stats().room_waits > 0, "the cache did fill up");
+            store.shutdown().await.expect("shutdown");
+        });
+    }
 }
