@@ -26,6 +26,9 @@ struct Shared {
     syncs: Cell<u64>,
     now_secs: Cell<i64>,
     hold_writes: Cell<bool>,
+    /// How long creating a file takes (a real preallocation takes tens of
+    /// milliseconds, during which appends go on).
+    create_delay: Cell<std::time::Duration>,
     held: RefCell<Vec<Rc<HeldWrite>>>,
 }
 
@@ -150,6 +153,11 @@ impl FaultDisk {
         self.shared.fail_syncs.set(on);
     }
 
+    /// Makes every later file creation take `delay`.
+    pub fn set_create_delay(&self, delay: std::time::Duration) {
+        self.shared.create_delay.set(delay);
+    }
+
     /// Holds every later write in flight until [`Self::release_write`].
     pub fn set_hold_writes(&self, on: bool) {
         self.shared.hold_writes.set(on);
@@ -261,6 +269,14 @@ impl Disk for FaultDisk {
                 (None, Some(len)) => {
                     if shared.fail_writes.get() {
                         return Err(injected("create"));
+                    }
+                    let delay = shared.create_delay.get();
+                    if !delay.is_zero() {
+                        glommio::timer::sleep(delay).await;
+                        if let Some(f) = shared.files.borrow().get(&path) {
+                            let h: Rc<dyn SegmentFile> = Rc::new(Handle(f.clone()));
+                            return Ok(h);
+                        }
                     }
                     let f = Rc::new(FaultFile {
                         path: path.clone(),

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use bytes::Bytes;
+use smallvec::SmallVec;
 
 use crate::checkpoint::{self, Checkpoint, QueueState};
 use crate::commitlog::{
@@ -237,8 +238,8 @@ struct DispatchInfo {
 /// The index keys of a message: its `UNIQ_KEY`, then the space-separated
 /// `KEYS` tokens, at most `MAX_KEYS_PER_MESSAGE`. Appends and recovery replay
 /// use this one rule, so a replayed index equals the live one.
-fn message_keys<'a>(props: &record::StoreProps<'a>) -> Vec<&'a str> {
-    let mut keys = Vec::new();
+fn message_keys<'a>(props: &record::StoreProps<'a>) -> SmallVec<[&'a str; 4]> {
+    let mut keys = SmallVec::new();
     if let Some(u) = props.uniq_key {
         if !u.is_empty() {
             keys.push(u);
@@ -263,7 +264,7 @@ struct Prepared {
     len: usize,
     tags_code: i64,
     /// Index key hashes ([`crate::index::key_hash`]) of [`message_keys`].
-    key_hashes: Vec<i32>,
+    key_hashes: SmallVec<[i32; 4]>,
 }
 
 impl Prepared {
@@ -717,7 +718,8 @@ impl ShardStore {
             });
         }
         // Parse each message once: length, tags code, index keys.
-        let mut prepared = Vec::with_capacity(msgs.len());
+        // No allocation for the usual single message (nor for its keys).
+        let mut prepared: SmallVec<[Prepared; 1]> = SmallVec::with_capacity(msgs.len());
         let mut total = 0usize;
         let mut keys = 0usize;
         for m in msgs {
@@ -1233,12 +1235,25 @@ impl ShardStore {
             }
             ids
         };
+        // Each area is written up to where it ended now: appends go on
+        // while segments are created (those awaits), and bytes they add
+        // may lie in a segment that does not exist yet; they wait for the
+        // next flush.
+        let ids: Vec<(AreaId, u64)> = {
+            let mut s = self.inner.st.borrow_mut();
+            ids.into_iter()
+                .map(|id| {
+                    let end = area_mut(&mut s, &id).write_pos();
+                    (id, end)
+                })
+                .collect()
+        };
         // Segments first (creation awaits), then all writes at once.
-        for id in &ids {
+        for (id, end) in &ids {
             let (missing, disk, seg_bytes, paths) = {
                 let mut s = self.inner.st.borrow_mut();
                 let a = area_mut(&mut s, id);
-                let m = a.missing_segments(a.write_pos());
+                let m = a.missing_segments(*end);
                 let paths: Vec<PathBuf> = m.iter().map(|x| a.segment_path(*x)).collect();
                 (m, a.disk(), a.segment_bytes(), paths)
             };
@@ -1252,9 +1267,9 @@ impl ShardStore {
         let mut files: Vec<Rc<dyn SegmentFile>> = Vec::new();
         {
             let mut s = self.inner.st.borrow_mut();
-            for id in &ids {
+            for (id, end) in &ids {
+                let (id, end) = (id, *end);
                 let a = area_mut(&mut s, id);
-                let end = a.write_pos();
                 let b = a.start_flush(end);
                 writes.extend(b.writes.into_iter().map(|(_, w, _)| w));
                 for f in b.files {

@@ -617,4 +617,51 @@ mod tests {
             store.shutdown().await.expect("shutdown");
         });
     }
+
+    /// Appends go on while a flush creates consume-queue segments; the
+    /// bytes they add past the segments just created wait for the next
+    /// flush (they used to reach a write with no segment: a panic).
+    #[test]
+    fn appends_during_a_derived_segment_creation_are_written_by_the_next_flush() {
+        run(|| async {
+            let disk = FaultDisk::new();
+            let mut cfg = StoreConfig::small_for_tests("/w", 1);
+            cfg.flush_mode = FlushMode::Async;
+            cfg.flush_interval = Duration::from_millis(1);
+            cfg.cq_cache_chunks = 8;
+            let env = || ShardEnv {
+                disk: Rc::new(disk.clone()),
+                clock: Rc::new(SystemClock),
+                usage: Rc::new(Room),
+            };
+            let store = ShardStore::open(cfg.clone(), 0, env()).await.expect("open");
+            disk.set_create_delay(Duration::from_millis(5));
+            // Appenders pause now and then, so that flushes start while
+            // they append, and go on appending while a flush waits for a
+            // segment to be created.
+            let appenders: Vec<_> = (0..16u32)
+                .map(|t| {
+                    let store = store.clone();
+                    glommio::spawn_local(async move {
+                        for n in 0..1000u32 {
+                            let m = MessageInput::simple("Q", 0, &(t * 1000 + n).to_be_bytes(), "");
+                            store.append(&[m]).await.expect("append");
+                            if n % 50 == 0 {
+                                glommio::timer::sleep(Duration::from_micros(50)).await;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for a in appenders {
+                a.await;
+            }
+            store.shutdown().await.expect("shutdown");
+            drop(store);
+            let again = ShardStore::open(cfg, 0, env()).await.expect("reopen");
+            let key = crate::QueueKey::new("Q", 0);
+            assert_eq!(again.max_offset(&key), crate::QueueOffset(16 * 1000));
+            again.shutdown().await.expect("shutdown");
+        });
+    }
 }
