@@ -367,7 +367,7 @@ fn engine_phase(
             // Group commits of the measured window (the shutdown adds one more).
             let stats = store.stats().since(&before);
             eprintln!(
-                "shard {shard}: {} flush rounds (avg commitlog write {} us, max {} us), {} syncs (avg fdatasync {} us), {} appends waited for cache room, {} writes started by appends, {} segments created (longest {} us, writes waited for one {} times)",
+                "shard {shard}: {} flush rounds (avg commitlog write {} us, max {} us), {} syncs (avg fdatasync {} us), {} appends waited for cache room, {} writes started by appends, {} segments created (longest {} us, writes waited for one {} times), {} completions found by the log ring's watchdog",
                 stats.flush_rounds,
                 stats.write_us.checked_div(stats.log_writes).unwrap_or(0),
                 stats.write_max_us,
@@ -377,7 +377,8 @@ fn engine_phase(
                 stats.streamed_writes,
                 stats.segments_created,
                 stats.segment_create_max_us,
-                stats.segment_stalls
+                stats.segment_stalls,
+                ringmq_engine::log_ring::watchdog_reaps()
             );
             let d0 = Instant::now();
             let shut = store.shutdown().await;

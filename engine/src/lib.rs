@@ -21,7 +21,7 @@ pub mod error;
 pub mod fault_disk;
 pub mod index;
 pub mod limits;
-mod log_ring;
+pub mod log_ring;
 pub mod notify;
 pub mod offset;
 pub mod queue_table;
