@@ -353,6 +353,15 @@ mod tests {
         }
     }
 
+    /// The environment of a store on the fault disk, with room on it.
+    fn env(disk: &FaultDisk) -> ShardEnv {
+        ShardEnv {
+            disk: Rc::new(disk.clone()),
+            clock: Rc::new(SystemClock),
+            usage: Rc::new(Room),
+        }
+    }
+
     const CHUNK: u64 = 64 << 10;
 
     /// An ASYNC_FLUSH store on the fault disk whose flusher streams whole
@@ -365,11 +374,7 @@ mod tests {
         cfg.retention_interval = Duration::from_secs(3600);
         cfg.flush_threshold_bytes = CHUNK as usize;
         cfg.max_dirty_bytes = 768 << 10;
-        let env = ShardEnv {
-            disk: Rc::new(disk.clone()),
-            clock: Rc::new(SystemClock),
-            usage: Rc::new(Room),
-        };
+        let env = env(disk);
         ShardStore::open(cfg, 0, env).await.expect("open")
     }
 
@@ -511,11 +516,7 @@ mod tests {
             let mut cfg = StoreConfig::small_for_tests("/w", 1);
             cfg.flush_mode = FlushMode::Sync;
             cfg.sync_stream_bytes = 16 << 10;
-            let env = ShardEnv {
-                disk: Rc::new(disk.clone()),
-                clock: Rc::new(SystemClock),
-                usage: Rc::new(Room),
-            };
+            let env = env(&disk);
             let store = ShardStore::open(cfg, 0, env).await.expect("open");
             // The queue and the log segment exist: an append finds all it
             // needs without waiting.
@@ -573,11 +574,7 @@ mod tests {
             let mut cfg = StoreConfig::small_for_tests("/w", 1);
             cfg.flush_mode = FlushMode::Sync;
             let seg = cfg.commitlog_segment_bytes;
-            let env = ShardEnv {
-                disk: Rc::new(disk.clone()),
-                clock: Rc::new(SystemClock),
-                usage: Rc::new(Room),
-            };
+            let env = env(&disk);
             let store = ShardStore::open(cfg, 0, env).await.expect("open");
             append_bytes(&store, 3 * seg + seg / 2).await;
             let st = store.stats();
@@ -629,11 +626,7 @@ mod tests {
             cfg.flush_mode = FlushMode::Async;
             cfg.flush_interval = Duration::from_millis(1);
             cfg.cq_cache_chunks = 8;
-            let env = || ShardEnv {
-                disk: Rc::new(disk.clone()),
-                clock: Rc::new(SystemClock),
-                usage: Rc::new(Room),
-            };
+            let env = || env(&disk);
             let store = ShardStore::open(cfg.clone(), 0, env()).await.expect("open");
             disk.set_create_delay(Duration::from_millis(5));
             // Appenders pause now and then, so that flushes start while
