@@ -10,11 +10,13 @@
 //! appending (`ShardStore::stream_whole_blocks`), and only the tail and the
 //! fdatasync are left once they are done.
 //!
-//! Completions arrive two ways, whichever comes first:
-//! - any code on the shard may call [`reap`] (a look at the completion queue
-//!   in shared memory, no system call); the append path does;
+//! Completions are reaped three ways, whichever comes first:
+//! - a request's future, when polled, looks at the completion queue (shared
+//!   memory, no system call) and completes whatever finished;
 //! - the ring signals an eventfd on every completion, and a pump task keeps
-//!   a glommio read pending on it, so an idle shard wakes up for them.
+//!   a glommio read pending on it, so an idle shard wakes up for them;
+//! - a watchdog looks every [`WATCHDOG`] and reaps what waited a whole
+//!   period unreaped (a wake-up that got lost), counting it.
 //!
 //! One ring per executor (a test thread may run several executors one after
 //! another). A request keeps its buffer and file alive until the kernel
@@ -65,9 +67,10 @@ pub(crate) struct LogRing {
 }
 
 /// How often the watchdog looks for completions nobody reaped. A safety
-/// net: benchmarks on this project's VM saw three multi-second stalls in
-/// about 60 runs (cause not found); if a completion's wake-up is lost, it
-/// costs at most this long, and `watchdog_reaps` counts it.
+/// net: benchmarks on this project's VM saw four multi-second stalls in
+/// about 80 runs (shards parked with work they were not woken for; cause
+/// not found); if a completion's wake-up is lost, it costs at most about
+/// this long, and `watchdog_reaps` counts it.
 const WATCHDOG: std::time::Duration = std::time::Duration::from_millis(10);
 
 thread_local! {
@@ -75,7 +78,7 @@ thread_local! {
 }
 
 /// The ring of the executor running on this thread, created (with its pump
-/// task) on first use.
+/// and watchdog tasks) on first use.
 pub(crate) fn current() -> io::Result<Rc<LogRing>> {
     let executor = glommio::executor().id();
     let have = RING.with(|r| {
@@ -90,7 +93,11 @@ pub(crate) fn current() -> io::Result<Rc<LogRing>> {
     let ring = Rc::new(LogRing::new(executor)?);
     // Installed before the pump starts: glommio runs a spawned task at once.
     RING.with(|r| *r.borrow_mut() = Some(ring.clone()));
-    ring.spawn_pump()?;
+    if let Err(e) = ring.spawn_pump() {
+        // Never leave a ring that nothing would wake up for.
+        RING.with(|r| *r.borrow_mut() = None);
+        return Err(e);
+    }
     Ok(ring)
 }
 
