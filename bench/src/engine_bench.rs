@@ -107,6 +107,16 @@ struct Args {
     /// commit).
     #[arg(long)]
     sync_stream_kib: Option<usize>,
+    /// Zero-fill commitlog segments created ahead of need: `on` or `off`
+    /// (engine default: on under SYNC_FLUSH only).
+    #[arg(long)]
+    zero_fill: Option<Toggle>,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum Toggle {
+    On,
+    Off,
 }
 
 /// What an engine phase measured: one shard's figures, or all shards merged
@@ -298,6 +308,7 @@ fn engine_phase(
     let tail = args.tail_cache_mib << 20;
     let warmup = args.warmup_mib.unwrap_or(args.tail_cache_mib) << 20;
     let sync_stream = args.sync_stream_kib.map(|k| k << 10);
+    let zero_fill = args.zero_fill.map(|t| matches!(t, Toggle::On));
     let root = root.to_path_buf();
     let barrier = Arc::new(Barrier::new(shards as usize));
     let written = Arc::new(AtomicU64::new(0));
@@ -315,6 +326,7 @@ fn engine_phase(
             if let Some(b) = sync_stream {
                 cfg.sync_stream_bytes = b;
             }
+            cfg.zero_fill_log_segments = zero_fill;
             let opened = ShardStore::open(cfg, shard, ShardEnv::real()).await;
             // Every shard passes the barrier, even a failed one, so none waits forever.
             barrier.wait();
@@ -367,7 +379,7 @@ fn engine_phase(
             // Group commits of the measured window (the shutdown adds one more).
             let stats = store.stats().since(&before);
             eprintln!(
-                "shard {shard}: {} flush rounds (avg commitlog write {} us, max {} us), {} syncs (avg fdatasync {} us), {} appends waited for cache room, {} writes started by appends, {} segments created (longest {} us, writes waited for one {} times), {} completions found by the log ring's watchdog",
+                "shard {shard}: {} flush rounds (avg commitlog write {} us, max {} us), {} syncs (avg fdatasync {} us), {} appends waited for cache room, {} writes started by appends, {} segments created (longest {} us, writes waited for one {} times, {} MiB zero-filled ahead of use, {} fills cut short), {} completions found by the log ring's watchdog",
                 stats.flush_rounds,
                 stats.write_us.checked_div(stats.log_writes).unwrap_or(0),
                 stats.write_max_us,
@@ -378,6 +390,8 @@ fn engine_phase(
                 stats.segments_created,
                 stats.segment_create_max_us,
                 stats.segment_stalls,
+                stats.zero_filled_bytes >> 20,
+                stats.zero_fills_cut_short,
                 ringmq_engine::log_ring::watchdog_reaps()
             );
             let d0 = Instant::now();

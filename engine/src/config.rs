@@ -37,6 +37,10 @@ pub struct StoreConfig {
     /// starts writing at once, before its group commit (0: the group commit
     /// writes everything).
     pub sync_stream_bytes: usize,
+    /// Write zeros over each commitlog segment created ahead of need, so
+    /// that group commits into it do not also write file metadata (see
+    /// [`crate::zero_fill`]). `None`: under SYNC_FLUSH only.
+    pub zero_fill_log_segments: Option<bool>,
     /// Most appended-but-unwritten commitlog bytes before appends wait.
     pub max_dirty_bytes: u64,
     /// ASYNC_FLUSH: longest time written bytes wait for an fdatasync.
@@ -86,6 +90,7 @@ impl StoreConfig {
             flush_interval: Duration::from_millis(10),
             flush_threshold_bytes: 2 << 20,
             sync_stream_bytes: 256 << 10,
+            zero_fill_log_segments: None,
             max_dirty_bytes: 32 << 20,
             async_sync_interval: Duration::from_millis(500),
             cq_units_per_segment: 307_200,
@@ -104,6 +109,12 @@ impl StoreConfig {
             delete_batch_max: 10,
             retention_interval: Duration::from_secs(10),
         }
+    }
+
+    /// Whether commitlog segments created ahead of need are zero-filled.
+    pub fn zero_fills_log_segments(&self) -> bool {
+        self.zero_fill_log_segments
+            .unwrap_or(self.flush_mode == FlushMode::Sync)
     }
 
     /// A small configuration for tests: 1 MiB segments, small caches.

@@ -6,6 +6,7 @@
 //! - [`record`], [`offset`], [`limits`], [`error`]: formats, strong types, limits;
 //! - [`disk`] (trait + glommio) and [`fault_disk`] (crash-test implementation);
 //! - [`segmented`]: segment files + aligned tail cache + write-back;
+//!   [`zero_fill`]: new commitlog segments written with zeros ahead of use;
 //! - [`commitlog`], [`consume_queue`], [`queue_table`], [`index`], [`checkpoint`]: the structures;
 //! - [`store`]: one shard's store (append, reads, flush, recovery, retention);
 //! - [`shard`]: placement, the store root (lock, shard count), starting shards.
@@ -29,6 +30,7 @@ pub mod record;
 pub mod segmented;
 pub mod shard;
 pub mod store;
+pub mod zero_fill;
 
 pub use config::{FlushMode, StoreConfig};
 pub use env::{Clock, DiskUsage, ShardEnv};

@@ -104,6 +104,10 @@ pub struct StoreStats {
     /// Times a write had to wait for a segment to be created (the next one
     /// is normally created ahead of need).
     pub segment_stalls: u64,
+    /// Commitlog bytes written with zeros ahead of use, and the fills that
+    /// stopped early because the log needed the segment.
+    pub zero_filled_bytes: u64,
+    pub zero_fills_cut_short: u64,
 }
 
 impl StoreStats {
@@ -122,6 +126,8 @@ impl StoreStats {
             streamed_writes: self.streamed_writes - earlier.streamed_writes,
             segments_created: self.segments_created - earlier.segments_created,
             segment_create_max_us: self.segment_create_max_us,
+            zero_filled_bytes: self.zero_filled_bytes - earlier.zero_filled_bytes,
+            zero_fills_cut_short: self.zero_fills_cut_short - earlier.zero_fills_cut_short,
             segment_stalls: self.segment_stalls - earlier.segment_stalls,
         }
     }
@@ -174,6 +180,21 @@ type ArrivalListener = Box<dyn Fn(&QueueKey, QueueOffset)>;
 /// transactions), if any.
 type RetentionFloor = Box<dyn Fn() -> Option<u64>>;
 
+/// What a flush round is asked to do.
+#[derive(Clone, Copy, Default)]
+struct Round {
+    /// fdatasync the log whatever the flush mode.
+    force_sync: bool,
+    /// The flusher's timer round. Under ASYNC_FLUSH, while the write window
+    /// streams, it writes whole blocks only and does not wait for them: the
+    /// partial last block would have to wait for the window (its next write
+    /// rewrites that block), and the window writes it soon.
+    tick: bool,
+    /// Write the consume queues and the index too (a round also does once
+    /// a flush interval has passed since they were last written).
+    derived: bool,
+}
+
 /// A SYNC_FLUSH append waiting for the durable mark to pass its end offset.
 type DurableWaiter = (u64, Rc<Slot<Result<()>>>);
 
@@ -190,6 +211,11 @@ struct Inner {
     reactor_turn_armed: Cell<bool>,
     /// The commitlog segment being created ahead of need, if any.
     precreating: Cell<Option<u64>>,
+    /// A write waits for the segment being created ahead of need: its zero
+    /// fill stops.
+    precreate_hurry: Cell<bool>,
+    /// A commitlog fdatasync is in flight.
+    log_syncing: Cell<bool>,
     /// An append waits for consume-queue or index cache room: the next
     /// flusher kick writes them too (under ASYNC_FLUSH a kick otherwise
     /// streams commitlog chunks only).
@@ -202,6 +228,8 @@ struct Inner {
     unsynced_derived: RefCell<Vec<Rc<dyn SegmentFile>>>,
     checkpoint_lock: glommio::sync::Semaphore,
     last_sync_ms: Cell<i64>,
+    /// When a round last wrote the consume queues and the index.
+    last_derived_ms: Cell<i64>,
     stopping: Cell<bool>,
     disk_full: Cell<bool>,
     checkpoint_seq: Cell<u64>,
@@ -212,7 +240,7 @@ struct Inner {
     arrival: RefCell<Option<ArrivalListener>>,
     retention_floor: RefCell<Option<RetentionFloor>>,
     tasks: RefCell<Vec<glommio::task::JoinHandle<()>>>,
-    flush_lock: glommio::sync::Semaphore,
+    flush_lock: crate::notify::FairLock,
 }
 
 /// The store of one shard. Cheap to clone (shared within the shard thread).
@@ -393,6 +421,8 @@ impl ShardStore {
             reactor_turn_at: Cell::new(0),
             reactor_turn_armed: Cell::new(false),
             precreating: Cell::new(None),
+            precreate_hurry: Cell::new(false),
+            log_syncing: Cell::new(false),
             derived_wanted: Cell::new(false),
             progress: Broadcast::default(),
             window: RefCell::new(window::WriteWindow::default()),
@@ -401,6 +431,7 @@ impl ShardStore {
             unsynced_derived: RefCell::new(Vec::new()),
             checkpoint_lock: glommio::sync::Semaphore::new(1),
             last_sync_ms: Cell::new(env.clock.now_ms()),
+            last_derived_ms: Cell::new(env.clock.now_ms()),
             stopping: Cell::new(false),
             disk_full: Cell::new(false),
             checkpoint_seq: Cell::new(cp.seq),
@@ -410,7 +441,7 @@ impl ShardStore {
             arrival: RefCell::new(None),
             retention_floor: RefCell::new(None),
             tasks: RefCell::new(Vec::new()),
-            flush_lock: glommio::sync::Semaphore::new(1),
+            flush_lock: crate::notify::FairLock::default(),
             cfg,
         });
         let store = ShardStore { inner };
@@ -895,7 +926,7 @@ impl ShardStore {
     }
 
     async fn roll_index_locked(&self, keys: usize) -> Result<()> {
-        let _g = self.inner.flush_lock.acquire_permit(1).await;
+        let _g = self.inner.flush_lock.lock().await;
         if self.inner.st.borrow().index.is_full_for(keys) {
             self.roll_index().await?;
         }
@@ -1039,6 +1070,7 @@ impl ShardStore {
         // is measurable).
         let interval = self.inner.cfg.flush_interval;
         let mut tick = Box::pin(glommio::timer::sleep(interval));
+        let mut tick_due = std::time::Instant::now() + interval;
         loop {
             let kicked = futures_lite::future::or(
                 async {
@@ -1051,8 +1083,16 @@ impl ShardStore {
                 },
             )
             .await;
+            // A flusher kicked without pause (appends under load kick it
+            // all the time) would never see its timer win the race, and the
+            // tick round (the partial last block under ASYNC_FLUSH, the
+            // consume queues and the index) would wait for the load to
+            // stop: the tick is due by the clock as well.
+            let now = std::time::Instant::now();
+            let kicked = kicked && now < tick_due;
             if !kicked {
                 tick = Box::pin(glommio::timer::sleep(interval));
+                tick_due = now + interval;
             }
             if self.inner.st.borrow().log.check_poisoned().is_err() {
                 break;
@@ -1077,7 +1117,7 @@ impl ShardStore {
                     // Only the derived areas: the commitlog round stays
                     // open and the streaming window undisturbed.
                     let written = {
-                        let _g = self.inner.flush_lock.acquire_permit(1).await;
+                        let _g = self.inner.flush_lock.lock().await;
                         self.flush_derived().await
                     };
                     if let Err(e) = written {
@@ -1093,7 +1133,12 @@ impl ShardStore {
             // appends leaves them to the timer tick unless an append waits
             // for their cache room.
             let derived = tick || derived_wanted || !self.inner.room_line.borrow().is_empty();
-            if self.flush_round_mode(false, tick, derived).await.is_err() {
+            let round = Round {
+                tick,
+                derived,
+                ..Round::default()
+            };
+            if self.flush_round_mode(round).await.is_err() {
                 break;
             }
             if self.inner.stopping.get() {
@@ -1124,27 +1169,39 @@ impl ShardStore {
     /// areas, fdatasync the log when the mode (or `force_sync`) asks, and
     /// acknowledge the appends it covered.
     async fn flush_round(&self, force_sync: bool) -> Result<()> {
-        self.flush_round_mode(force_sync, false, true).await
+        self.flush_round_mode(Round {
+            force_sync,
+            derived: true,
+            ..Round::default()
+        })
+        .await
     }
 
-    /// `tick`: the flusher's timer round. Under ASYNC_FLUSH, while the write
-    /// window streams, it writes whole blocks only and does not wait for
-    /// them: the partial last block would have to wait for the window
-    /// (its next write rewrites that block), and the window writes it soon.
-    async fn flush_round_mode(&self, force_sync: bool, tick: bool, derived: bool) -> Result<()> {
+    async fn flush_round_mode(&self, round: Round) -> Result<()> {
         // Whoever runs the round (flusher, checkpoint, retention), a failure
         // poisons the log: the files whose write or sync failed have left the
         // unsynced list and must never be vouched for by a later sync.
-        let r = self.flush_round_inner(force_sync, tick, derived).await;
+        let r = self.flush_round_inner(round).await;
         if let Err(e) = &r {
             self.poison(e);
         }
         r
     }
 
-    async fn flush_round_inner(&self, force_sync: bool, tick: bool, derived: bool) -> Result<()> {
-        let _g = self.inner.flush_lock.acquire_permit(1).await;
+    async fn flush_round_inner(&self, round: Round) -> Result<()> {
+        let Round {
+            force_sync,
+            tick,
+            derived,
+        } = round;
+        let _g = self.inner.flush_lock.lock().await;
         let now = self.inner.env.clock.now_ms();
+        // Whoever runs the round writes the derived areas once a flush
+        // interval has passed, not only the flusher's tick (a checkpoint or
+        // retention round may hold the lock when the tick comes).
+        let derived = derived
+            || now - self.inner.last_derived_ms.get()
+                >= self.inner.cfg.flush_interval.as_millis() as i64;
         let (end, write_to, wait, need_sync) = {
             let mut s = self.inner.st.borrow_mut();
             s.log.check_poisoned()?;
@@ -1184,7 +1241,11 @@ impl ShardStore {
             if need_sync && upto > durable_before {
                 let files: Vec<_> = self.inner.unsynced.borrow_mut().drain(..).collect();
                 let t1 = std::time::Instant::now();
-                sync_files(&files).await?;
+                self.inner.log_syncing.set(true);
+                let synced = sync_files(&files).await;
+                self.inner.log_syncing.set(false);
+                self.inner.progress.notify_all();
+                synced?;
                 let mut st = self.inner.stats.get();
                 st.sync_us += t1.elapsed().as_micros() as u64;
                 st.log_syncs += 1;
@@ -1202,6 +1263,7 @@ impl ShardStore {
         };
         let write_derived = async {
             if derived {
+                self.inner.last_derived_ms.set(now);
                 self.flush_derived().await.map(|_| ())
             } else {
                 Ok(())
@@ -1307,7 +1369,7 @@ impl ShardStore {
         // Not while a flush round runs: it names the areas it writes by
         // queue key across its awaits (`AreaId`), and must find the same
         // queue when its writes complete.
-        let flushing = self.inner.flush_lock.acquire_permit(1).await;
+        let flushing = self.inner.flush_lock.lock().await;
         let dirs: Vec<PathBuf> = {
             let mut s = self.inner.st.borrow_mut();
             s.queues

@@ -75,7 +75,7 @@ impl ShardStore {
                 self.advance_queue_mins(LogOffset(new_min)).await?;
                 // Under the flush lock: a flush in progress refers to sealed
                 // index files by position.
-                let _g = self.inner.flush_lock.acquire_permit(1).await;
+                let _g = self.inner.flush_lock.lock().await;
                 self.inner.st.borrow_mut().index.delete_below(new_min)?;
                 tracing::info!(
                     shard = self.inner.shard,

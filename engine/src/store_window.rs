@@ -167,7 +167,9 @@ impl ShardStore {
             st.segment_stalls += 1;
             self.inner.stats.set(st);
             if self.inner.precreating.get() == Some(start) {
-                // Created ahead of need and not done yet: wait for it.
+                // Created ahead of need and not done yet: wait for it (and
+                // cut its zero fill short).
+                self.inner.precreate_hurry.set(true);
                 self.inner.progress.wait().await;
                 continue;
             }
@@ -206,7 +208,8 @@ impl ShardStore {
     /// preallocating a segment takes tens of milliseconds (about 50 ms for
     /// 256 MiB on this project's VM), during which no write past the old
     /// segment could start. If it fails, the write that needs the segment
-    /// creates it and reports the error.
+    /// creates it and reports the error. Under SYNC_FLUSH the segment is
+    /// then filled with zeros ([`crate::zero_fill`]) until it is needed.
     fn precreate_next_segment(&self) {
         if self.inner.precreating.get().is_some() || self.inner.stopping.get() {
             return;
@@ -221,16 +224,55 @@ impl ShardStore {
             (next, a.segment_path(next), a.disk(), a.segment_bytes())
         };
         self.inner.precreating.set(Some(next));
+        self.inner.precreate_hurry.set(false);
         let me = self.clone();
         glommio::spawn_local(async move {
             match me.timed_segment_create(disk, path, seg_bytes).await {
-                Ok(f) => me.inner.st.borrow_mut().log.area.install_segment(next, f),
+                Ok(f) => {
+                    if me.inner.cfg.zero_fills_log_segments() {
+                        me.fill_with_zeros(&f).await;
+                    }
+                    me.inner.st.borrow_mut().log.area.install_segment(next, f)
+                }
                 Err(e) => tracing::warn!(shard = me.inner.shard, error = %e, "creating the next commitlog segment ahead of need failed"),
             }
             me.inner.precreating.set(None);
             me.inner.progress.notify_all();
         })
         .detach();
+    }
+
+    /// Zero-fills a segment created ahead of need, until a write needs it
+    /// or the store stops. A failed fill is only logged: the segment is
+    /// still a valid preallocated segment (its blocks read as zeros) and
+    /// the log's own writes to it report their errors.
+    async fn fill_with_zeros(&self, f: &Rc<dyn SegmentFile>) {
+        let inner = &self.inner;
+        // The log's own I/O goes first: a fill write waits until no log
+        // write and no fdatasync is in flight, so that it does not queue in
+        // front of a group commit.
+        let go_on = || async {
+            loop {
+                if inner.precreate_hurry.get() || inner.stopping.get() {
+                    return false;
+                }
+                if inner.window.borrow().in_flight() == 0 && !inner.log_syncing.get() {
+                    return true;
+                }
+                inner.progress.wait().await;
+            }
+        };
+        match crate::zero_fill::zero_fill(f, go_on).await {
+            Ok(filled) => {
+                let mut st = inner.stats.get();
+                st.zero_filled_bytes += filled.bytes;
+                st.zero_fills_cut_short += filled.cut_short as u64;
+                inner.stats.set(st);
+            }
+            Err(e) => {
+                tracing::warn!(shard = inner.shard, path = %f.path().display(), error = %e, "zero-filling a new commitlog segment failed")
+            }
+        }
     }
 
     /// A commitlog write completed: record it, move the written mark over
@@ -282,6 +324,13 @@ impl ShardStore {
         if self.whole_chunk_waiting() {
             self.inner.flush_kick.notify();
         }
+        // SYNC_FLUSH: appends that ran while this write was in flight could
+        // not stream (the block they start in was being written); their
+        // whole blocks go out now, while the group commit that wrote this
+        // block still syncs, not after the next one takes the lock.
+        if self.inner.cfg.flush_mode == crate::config::FlushMode::Sync {
+            self.stream_whole_blocks();
+        }
     }
 
     /// Whether an ASYNC_FLUSH shard has a whole unwritten chunk to stream.
@@ -310,7 +359,7 @@ impl ShardStore {
     /// room in the window. Never waits for a write; each completion calls
     /// for the next top-up.
     pub(super) async fn top_up(&self) -> Result<()> {
-        let _g = self.inner.flush_lock.acquire_permit(1).await;
+        let _g = self.inner.flush_lock.lock().await;
         self.inner.st.borrow().log.check_poisoned()?;
         let cb = self.inner.cfg.commitlog_chunk_bytes as u64;
         loop {
