@@ -1070,7 +1070,6 @@ impl ShardStore {
         // is measurable).
         let interval = self.inner.cfg.flush_interval;
         let mut tick = Box::pin(glommio::timer::sleep(interval));
-        let mut tick_due = std::time::Instant::now() + interval;
         loop {
             let kicked = futures_lite::future::or(
                 async {
@@ -1083,16 +1082,8 @@ impl ShardStore {
                 },
             )
             .await;
-            // A flusher kicked without pause (appends under load kick it
-            // all the time) would never see its timer win the race, and the
-            // tick round (the partial last block under ASYNC_FLUSH, the
-            // consume queues and the index) would wait for the load to
-            // stop: the tick is due by the clock as well.
-            let now = std::time::Instant::now();
-            let kicked = kicked && now < tick_due;
             if !kicked {
                 tick = Box::pin(glommio::timer::sleep(interval));
-                tick_due = now + interval;
             }
             if self.inner.st.borrow().log.check_poisoned().is_err() {
                 break;
@@ -1113,9 +1104,17 @@ impl ShardStore {
                 if self.inner.stopping.get() {
                     break;
                 }
-                if derived_wanted {
+                // A flusher kicked without pause (appends under load) never
+                // sees its timer win the race: the consume queues and the
+                // index are also written here once a flush interval has
+                // passed, not only when an append already waits for their
+                // cache room (which stalls every appender behind it).
+                if derived_wanted || self.derived_due() {
                     // Only the derived areas: the commitlog round stays
                     // open and the streaming window undisturbed.
+                    self.inner
+                        .last_derived_ms
+                        .set(self.inner.env.clock.now_ms());
                     let written = {
                         let _g = self.inner.flush_lock.lock().await;
                         self.flush_derived().await
@@ -1177,6 +1176,13 @@ impl ShardStore {
         .await
     }
 
+    /// Whether a flush interval has passed since the consume queues and the
+    /// index were last written.
+    fn derived_due(&self) -> bool {
+        self.inner.env.clock.now_ms() - self.inner.last_derived_ms.get()
+            >= self.inner.cfg.flush_interval.as_millis() as i64
+    }
+
     async fn flush_round_mode(&self, round: Round) -> Result<()> {
         // Whoever runs the round (flusher, checkpoint, retention), a failure
         // poisons the log: the files whose write or sync failed have left the
@@ -1199,9 +1205,7 @@ impl ShardStore {
         // Whoever runs the round writes the derived areas once a flush
         // interval has passed, not only the flusher's tick (a checkpoint or
         // retention round may hold the lock when the tick comes).
-        let derived = derived
-            || now - self.inner.last_derived_ms.get()
-                >= self.inner.cfg.flush_interval.as_millis() as i64;
+        let derived = derived || self.derived_due();
         let (end, write_to, wait, need_sync) = {
             let mut s = self.inner.st.borrow_mut();
             s.log.check_poisoned()?;
