@@ -446,6 +446,9 @@ impl ShardStore {
         });
         let store = ShardStore { inner };
         let end = store.recover_log(resume).await?;
+        if store.inner.cfg.zero_fills_log_segments() {
+            store.create_first_segment_filled().await?;
+        }
         tracing::info!(shard, end = ?LogOffset(end), clean = cp.clean, "shard store open");
         // Everything recovered is now durable and dispatched: checkpoint it.
         store.checkpoint_now(false).await?;

@@ -242,12 +242,38 @@ impl ShardStore {
         .detach();
     }
 
+    /// A new log (no segment yet) that zero-fills its segments: its first
+    /// segment is created and filled now, while the store opens, rather
+    /// than created on demand by the first write and never filled (a fill
+    /// then would delay that write by the whole fill).
+    pub(super) async fn create_first_segment_filled(&self) -> Result<()> {
+        let (start, path, disk, seg_bytes) = {
+            let s = self.inner.st.borrow();
+            let a = &s.log.area;
+            if !a.segment_starts().is_empty() {
+                return Ok(());
+            }
+            let start = a.segment_start(a.write_pos());
+            (start, a.segment_path(start), a.disk(), a.segment_bytes())
+        };
+        let f = self.timed_segment_create(disk, path, seg_bytes).await?;
+        self.fill_with_zeros(&f).await;
+        self.inner
+            .st
+            .borrow_mut()
+            .log
+            .area
+            .install_segment(start, f);
+        Ok(())
+    }
+
     /// Zero-fills a segment created ahead of need, until a write needs it
     /// or the store stops. A failed fill is only logged: the segment is
     /// still a valid preallocated segment (its blocks read as zeros) and
     /// the log's own writes to it report their errors.
     async fn fill_with_zeros(&self, f: &Rc<dyn SegmentFile>) {
         let inner = &self.inner;
+        // (While the store opens nothing else runs: the fill goes at once.)
         // The log's own I/O goes first: a fill write waits until no log
         // write and no fdatasync is in flight, so that it does not queue in
         // front of a group commit.

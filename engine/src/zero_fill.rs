@@ -195,13 +195,24 @@ mod tests {
                 let store = ShardStore::open(cfg, 0, store_env(&disk))
                     .await
                     .expect("open");
+                let first = Path::new("/w/shard-0/commitlog").join(segment_name(0));
+                match mode {
+                    // A new log's first segment is filled while it opens.
+                    FlushMode::Sync => {
+                        assert_eq!(store.stats().zero_filled_bytes, seg);
+                        assert!(disk.contents(&first).is_some());
+                    }
+                    FlushMode::Async => assert!(disk.contents(&first).is_none()),
+                }
                 // Into the second segment: the third is created ahead.
                 append_bytes(&store, seg + seg / 2).await;
                 let next = Path::new("/w/shard-0/commitlog").join(segment_name(2 * seg));
-                // Sync: that segment gets filled whole (the log does not
-                // need it). Async: it gets created, and stays unfilled.
+                // Sync: that third segment gets filled whole (the log does
+                // not need it yet; the second may have been needed before
+                // its fill was done). Async: it gets created, and stays
+                // unfilled.
                 let done = || match mode {
-                    FlushMode::Sync => store.stats().zero_filled_bytes >= seg,
+                    FlushMode::Sync => store.stats().zero_filled_bytes >= 2 * seg,
                     FlushMode::Async => disk.contents(&next).is_some(),
                 };
                 let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
