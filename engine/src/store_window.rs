@@ -175,12 +175,7 @@ impl ShardStore {
             }
             let path = self.inner.st.borrow().log.area.segment_path(start);
             let f = self.timed_segment_create(disk, path, seg_bytes).await?;
-            self.inner
-                .st
-                .borrow_mut()
-                .log
-                .area
-                .install_segment(start, f);
+            self.install_log_segment(start, f);
         }
         self.precreate_next_segment();
         Ok(())
@@ -232,7 +227,7 @@ impl ShardStore {
                     if me.inner.cfg.zero_fills_log_segments() {
                         me.fill_with_zeros(&f).await;
                     }
-                    me.inner.st.borrow_mut().log.area.install_segment(next, f)
+                    me.install_log_segment(next, f)
                 }
                 Err(e) => tracing::warn!(shard = me.inner.shard, error = %e, "creating the next commitlog segment ahead of need failed"),
             }
@@ -240,6 +235,11 @@ impl ShardStore {
             me.inner.progress.notify_all();
         })
         .detach();
+    }
+
+    fn install_log_segment(&self, start: u64, f: Rc<dyn SegmentFile>) {
+        let mut s = self.inner.st.borrow_mut();
+        s.log.area.install_segment(start, f);
     }
 
     /// A new log (no segment yet) that zero-fills its segments: its first
@@ -258,12 +258,7 @@ impl ShardStore {
         };
         let f = self.timed_segment_create(disk, path, seg_bytes).await?;
         self.fill_with_zeros(&f).await;
-        self.inner
-            .st
-            .borrow_mut()
-            .log
-            .area
-            .install_segment(start, f);
+        self.install_log_segment(start, f);
         Ok(())
     }
 

@@ -103,8 +103,7 @@ mod tests {
     #[test]
     fn fills_the_whole_segment_with_durable_zeros() {
         run(|| async {
-            let disk = FaultDisk::new();
-            let path = Path::new("/z/seg");
+            let (disk, path) = (FaultDisk::new(), Path::new("/z/seg"));
             let f = disk.open(path, Some(LEN)).await.expect("create");
             // Whatever was there is overwritten (the fault disk starts a
             // file with zeros; make them not zeros to see the fill).
@@ -129,8 +128,7 @@ mod tests {
     #[test]
     fn stops_when_asked_between_batches() {
         run(|| async {
-            let disk = FaultDisk::new();
-            let path = Path::new("/z/seg");
+            let (disk, path) = (FaultDisk::new(), Path::new("/z/seg"));
             let f = disk.open(path, Some(LEN)).await.expect("create");
             disk.poke(path, (LEN - 4096) as usize, &[7u8; 4096]);
             let syncs = disk.syncs();
