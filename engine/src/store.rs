@@ -45,7 +45,9 @@ pub struct Appended {
 
 #[derive(Clone, Debug)]
 pub struct AppendResult {
-    pub records: Vec<Appended>,
+    /// One per message, in order; inline for the usual single message (no
+    /// allocation per append).
+    pub records: SmallVec<[Appended; 1]>,
     pub store_timestamp: i64,
 }
 
@@ -961,7 +963,7 @@ impl ShardStore {
             s.index.prefetch(*kh);
         }
         s.scratch.clear();
-        let mut records = Vec::with_capacity(msgs.len());
+        let mut records: SmallVec<[Appended; 1]> = SmallVec::with_capacity(msgs.len());
         let mut pos = start;
         for (m, p) in msgs.iter().zip(prepared) {
             let q = s
