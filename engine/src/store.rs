@@ -177,7 +177,8 @@ fn area_mut<'a>(st: &'a mut State, id: &AreaId) -> &'a mut SegmentedLog {
 /// appends at full speed (640 KiB).
 const INDEX_CACHE_CHUNKS: usize = 32;
 
-type ArrivalListener = Box<dyn Fn(&QueueKey, QueueOffset)>;
+/// Topic, queue id and the queue's new max offset.
+type ArrivalListener = Box<dyn Fn(&str, u32, QueueOffset)>;
 /// The lowest commitlog offset retention must keep (pending timers, open
 /// transactions), if any.
 type RetentionFloor = Box<dyn Fn() -> Option<u64>>;
@@ -476,8 +477,10 @@ impl ShardStore {
         *self.inner.retention_floor.borrow_mut() = Some(Box::new(f));
     }
 
-    /// Called (on this shard) whenever a queue's max offset grows: the broker's long polling hooks in here.
-    pub fn set_arrival_listener(&self, f: impl Fn(&QueueKey, QueueOffset) + 'static) {
+    /// Called (on this shard) whenever a queue's max offset grows: the
+    /// broker's long polling hooks in here. It gets the topic and queue id,
+    /// not a `QueueKey`, so that an append builds none (a `String` each).
+    pub fn set_arrival_listener(&self, f: impl Fn(&str, u32, QueueOffset) + 'static) {
         *self.inner.arrival.borrow_mut() = Some(Box::new(f));
     }
 
@@ -1021,10 +1024,7 @@ impl ShardStore {
         if let Some(f) = self.inner.arrival.borrow().as_ref() {
             for (m, r) in msgs.iter().zip(&records) {
                 if let Some(qo) = r.queue_offset {
-                    f(
-                        &QueueKey::new(m.topic.clone(), m.queue_id),
-                        QueueOffset(qo.0 + 1),
-                    );
+                    f(&m.topic, m.queue_id, QueueOffset(qo.0 + 1));
                 }
             }
         }

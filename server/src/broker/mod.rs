@@ -213,9 +213,9 @@ pub fn run(
                 holds: RefCell::new(Default::default()),
             });
             let weak = Rc::downgrade(&shard);
-            shard.store.set_arrival_listener(move |key, _| {
+            shard.store.set_arrival_listener(move |topic, queue_id, _| {
                 if let Some(s) = weak.upgrade() {
-                    s.on_arrival(key);
+                    s.on_arrival(topic, queue_id);
                 }
             });
             let stop = Stop::new(stop);

@@ -82,8 +82,15 @@ impl BrokerShard {
     }
 
     /// Wakes the pulls held on `key` (the store's arrival listener).
-    pub fn on_arrival(&self, key: &QueueKey) {
-        let waiters = self.holds.borrow_mut().remove(key);
+    pub fn on_arrival(&self, topic: &str, queue_id: u32) {
+        // Most appends find no held pull: no key is built for them.
+        if self.holds.borrow().is_empty() {
+            return;
+        }
+        let waiters = self
+            .holds
+            .borrow_mut()
+            .remove(&QueueKey::new(topic, queue_id));
         if let Some(b) = waiters {
             b.notify_all();
         }
