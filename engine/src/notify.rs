@@ -156,11 +156,12 @@ impl<T> Future for SlotWait<T> {
 ///
 /// glommio's `Semaphore` is not fair that way: it takes a woken waiter off
 /// its list before that waiter runs, and a task that asks for the permit
-/// in between gets it; the waiter goes to the back of the line. Under
-/// SYNC_FLUSH load the flusher, kicked by every append, asks again right
-/// after each of its rounds, and an append leading a group commit was seen
-/// waiting for the flush lock for 3 s that way. Here a release hands the
-/// lock to the first waiter directly; nobody can take it in between.
+/// in between gets it; the waiter goes to the back of the line. Under load
+/// the flusher, kicked by every append, asks again right after each of its
+/// rounds: in an experiment where SYNC_FLUSH appends ran group commits
+/// themselves, one waited 3 s for the flush lock that way. Here a release
+/// hands the lock to the first waiter directly; nobody can take it in
+/// between.
 #[derive(Default)]
 pub struct FairLock {
     held: Cell<bool>,
