@@ -226,8 +226,15 @@ impl Disk for DmaDisk {
             if !exists {
                 // Make the new directory entry durable too: fdatasync of the
                 // file does not cover its name (rare: one per segment).
+                // Through the executor's ring: a blocking fsync here would
+                // stall every task of the shard for a device flush.
                 if let Some(dir) = path.parent() {
-                    std::fs::File::open(dir)?.sync_all()?;
+                    let d = glommio::io::Directory::open(dir)
+                        .await
+                        .map_err(io::Error::from)?;
+                    let synced = d.sync().await.map_err(io::Error::from);
+                    d.close().await.map_err(io::Error::from)?;
+                    synced?;
                 }
             }
             let seg: Rc<dyn SegmentFile> = Rc::new(DmaSegment {
