@@ -815,8 +815,10 @@ impl ShardStore {
             // A batch goes to one queue as a rule: look each queue up once.
             let seen = i > 0 && msgs[i - 1].queue_id == m.queue_id && msgs[i - 1].topic == m.topic;
             if !seen && !self.has_queue(m) {
-                self.ensure_queue(&QueueKey::new(m.topic.clone(), m.queue_id))
-                    .await?;
+                // Boxed, as the other rare waits below: an append future is
+                // alive per appender (a thousand per shard under SYNC_FLUSH),
+                // and these would make every one of them larger.
+                Box::pin(self.ensure_queue(&QueueKey::new(m.topic.clone(), m.queue_id))).await?;
                 waited = true;
             }
         }
@@ -832,7 +834,7 @@ impl ShardStore {
             loop {
                 if turn.is_first() {
                     if self.inner.st.borrow().index.is_full_for(keys) {
-                        self.roll_index_locked(keys).await?;
+                        Box::pin(self.roll_index_locked(keys)).await?;
                         continue;
                     }
                     if self.room_for(msgs, total, keys)? {
