@@ -781,6 +781,13 @@ impl ShardStore {
         // a busy shard would not let its reactor reap write completions
         // until the tail cache filled up.
         glommio::yield_if_needed().await;
+        // Completed log writes, found in the ring's shared memory (no system
+        // call): their tasks run soon and free tail-cache room. Otherwise a
+        // busy shard learns of them only at its next reactor turn, and the
+        // watchdog found some that had waited 10 ms (ASYNC_FLUSH, 2 shards:
+        // appends that waited for room 29-32 K -> 19-26 K per phase, ratio to
+        // raw 0.73-0.82 -> 0.83-0.91 over 6 runs each).
+        crate::log_ring::reap();
         if self.inner.stopping.get() {
             return Err(StoreError::ShuttingDown);
         }
