@@ -1206,8 +1206,7 @@ impl ShardStore {
         if matches!(e, StoreError::Poisoned { .. }) {
             return;
         }
-        let cause = e.to_string();
-        self.inner.st.borrow_mut().log.poison(cause.clone());
+        self.inner.st.borrow_mut().log.poison(e.to_string());
         // Each waiter finds the log poisoned (or its record durable).
         for (_, waker) in self.inner.waiters.borrow_mut().drain(..) {
             waker.wake();
