@@ -22,6 +22,8 @@ struct Shared {
     files: RefCell<BTreeMap<PathBuf, Rc<FaultFile>>>,
     dirs: RefCell<BTreeSet<PathBuf>>,
     fail_writes: Cell<bool>,
+    /// Writes to files under this path fail (until reset).
+    fail_writes_under: RefCell<Option<PathBuf>>,
     fail_syncs: Cell<bool>,
     syncs: Cell<u64>,
     now_secs: Cell<i64>,
@@ -80,7 +82,8 @@ impl SegmentFile for Handle {
         let f = self.0.clone();
         let data = data.to_vec();
         Box::pin(async move {
-            if f.shared.fail_writes.get() {
+            let under = f.shared.fail_writes_under.borrow().clone();
+            if f.shared.fail_writes.get() || under.is_some_and(|d| f.path.starts_with(d)) {
                 return Err(injected("write"));
             }
             if !f.shared.hold_writes.get() {
@@ -146,6 +149,11 @@ impl FaultDisk {
     /// Makes every later write fail (until reset).
     pub fn set_fail_writes(&self, on: bool) {
         self.shared.fail_writes.set(on);
+    }
+
+    /// Makes every later write to a file under `dir` fail (`None` resets).
+    pub fn set_fail_writes_under(&self, dir: Option<PathBuf>) {
+        *self.shared.fail_writes_under.borrow_mut() = dir;
     }
 
     /// Makes every later fdatasync fail (until reset).

@@ -200,6 +200,41 @@ fn failed_fdatasync_poisons_the_log() {
     });
 }
 
+/// A record made durable by its group commit is acknowledged even when the
+/// same round then fails to write derived data and poisons the log: the
+/// append looks at the durable mark before the poison.
+#[test]
+fn a_record_synced_before_the_log_is_poisoned_is_acknowledged() {
+    run(|| async {
+        let disk = FaultDisk::new();
+        let clock = Rc::new(TestClock {
+            ms: std::cell::Cell::new(1_000_000),
+            hour: std::cell::Cell::new(12),
+        });
+        let mut cfg = StoreConfig::small_for_tests("/d", 1);
+        cfg.flush_mode = FlushMode::Sync;
+        // No timer round during the test: only the appends' group commits.
+        cfg.flush_interval = std::time::Duration::from_secs(3600);
+        let env = ringmq_engine::ShardEnv {
+            disk: Rc::new(disk.clone()),
+            clock: clock.clone(),
+            usage: Rc::new(FixedUsage(10)),
+        };
+        let store = ShardStore::open(cfg, 0, env).await.unwrap();
+        store.append(&[msg("T", 0, 1, 100)]).await.unwrap();
+        // The next round is due to write the consume queues too, and their
+        // writes fail: the round syncs the log, then fails.
+        clock.ms.set(clock.ms.get() + 3_600_001);
+        disk.set_fail_writes_under(Some("/d/shard-0/consumequeue".into()));
+        store
+            .append(&[msg("T", 0, 2, 100)])
+            .await
+            .expect("synced before the failure: acknowledged");
+        let e = store.append(&[msg("T", 0, 3, 100)]).await.unwrap_err();
+        assert!(matches!(e, StoreError::Poisoned { .. }), "{e}");
+    });
+}
+
 #[test]
 fn failed_write_poisons_async_log() {
     run(|| async {
