@@ -28,6 +28,8 @@ struct Shared {
     syncs: Cell<u64>,
     now_secs: Cell<i64>,
     hold_writes: Cell<bool>,
+    /// Writes to files under this path are held (until reset).
+    hold_writes_under: RefCell<Option<PathBuf>>,
     /// How long creating a file takes (a real preallocation takes tens of
     /// milliseconds, during which appends go on).
     create_delay: Cell<std::time::Duration>,
@@ -86,7 +88,10 @@ impl SegmentFile for Handle {
             if f.shared.fail_writes.get() || under.is_some_and(|d| f.path.starts_with(d)) {
                 return Err(injected("write"));
             }
-            if !f.shared.hold_writes.get() {
+            let hold_under = f.shared.hold_writes_under.borrow().clone();
+            let hold =
+                f.shared.hold_writes.get() || hold_under.is_some_and(|d| f.path.starts_with(d));
+            if !hold {
                 return apply_write(&f, pos, data);
             }
             let held = Rc::new(HeldWrite {
@@ -169,6 +174,12 @@ impl FaultDisk {
     /// Holds every later write in flight until [`Self::release_write`].
     pub fn set_hold_writes(&self, on: bool) {
         self.shared.hold_writes.set(on);
+    }
+
+    /// Holds every later write to a file under `dir` in flight until
+    /// [`Self::release_write`] (`None`: no longer).
+    pub fn set_hold_writes_under(&self, dir: Option<PathBuf>) {
+        *self.shared.hold_writes_under.borrow_mut() = dir;
     }
 
     /// Writes held in flight, oldest first: (file, position, length).

@@ -73,9 +73,9 @@ impl ShardStore {
                 report.segments_deleted =
                     before - self.inner.st.borrow().log.area.segment_starts().len();
                 self.advance_queue_mins(LogOffset(new_min)).await?;
-                // Under the flush lock: a flush in progress refers to sealed
-                // index files by position.
-                let _g = self.inner.flush_lock.lock().await;
+                // Under the derived lock: a write in progress refers to
+                // sealed index files by position.
+                let _g = self.inner.derived_lock.lock().await;
                 self.inner.st.borrow_mut().index.delete_below(new_min)?;
                 tracing::info!(
                     shard = self.inner.shard,

@@ -235,6 +235,63 @@ fn a_record_synced_before_the_log_is_poisoned_is_acknowledged() {
     });
 }
 
+/// Under SYNC_FLUSH the consume queues and the index are written by a task
+/// of their own: a group commit neither waits for those writes nor holds
+/// the next group's commit behind them.
+#[test]
+fn a_stalled_consume_queue_write_does_not_hold_sync_acknowledgements() {
+    run(|| async {
+        let disk = FaultDisk::new();
+        let clock = Rc::new(TestClock {
+            ms: std::cell::Cell::new(1_000_000),
+            hour: std::cell::Cell::new(12),
+        });
+        let mut cfg = StoreConfig::small_for_tests("/d", 1);
+        cfg.flush_mode = FlushMode::Sync;
+        // No timer round during the test: only the appends' group commits.
+        cfg.flush_interval = std::time::Duration::from_secs(3600);
+        let env = ringmq_engine::ShardEnv {
+            disk: Rc::new(disk.clone()),
+            clock: clock.clone(),
+            usage: Rc::new(FixedUsage(10)),
+        };
+        let store = ShardStore::open(cfg, 0, env).await.unwrap();
+        store.append(&[msg("T", 0, 1, 100)]).await.unwrap();
+        // The next group commit is due to have the consume queues written,
+        // and their writes stall.
+        clock.ms.set(clock.ms.get() + 3_600_001);
+        let cq_dir = std::path::PathBuf::from("/d/shard-0/consumequeue");
+        disk.set_hold_writes_under(Some(cq_dir.clone()));
+        store.append(&[msg("T", 0, 2, 100)]).await.unwrap();
+        let held = disk.held_writes();
+        assert!(
+            held.iter().any(|(p, _, _)| p.starts_with(&cq_dir)),
+            "a consume-queue write is in flight: {held:?}"
+        );
+        let syncs = disk.syncs();
+        // The next group commits while that write is still held.
+        let third = glommio::timer::timeout(std::time::Duration::from_secs(10), async {
+            Ok(store.append(&[msg("T", 0, 3, 100)]).await)
+        })
+        .await
+        .expect("acknowledged while the consume-queue write stalls");
+        third.unwrap();
+        assert!(disk.syncs() > syncs, "acknowledged after an fdatasync");
+        // Released, the queue is written and a clean shutdown completes.
+        disk.set_hold_writes_under(None);
+        while !disk.held_writes().is_empty() {
+            disk.release_write(0);
+        }
+        store.shutdown().await.unwrap();
+        let cq = disk.contents(&cq_dir.join("T/0/00000000000000000000"));
+        let cq = cq.expect("the queue's first file");
+        assert!(
+            cq[2 * 20..3 * 20].iter().any(|&b| b != 0),
+            "the third unit is on disk"
+        );
+    });
+}
+
 #[test]
 fn failed_write_poisons_async_log() {
     run(|| async {
