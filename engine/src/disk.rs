@@ -38,6 +38,22 @@ pub trait SegmentFile {
     ) -> IoFuture<()> {
         self.write_at(pos, &buf.as_bytes()[range])
     }
+    /// One write of bytes `range` of `buf` (in place, as [`Self::write_buf`])
+    /// followed by `tail` (copied), at `pos`: the settled blocks of a flush
+    /// and the growing last block in one request, not two. By default both
+    /// are copied.
+    fn write_buf_and_copy(
+        &self,
+        pos: u64,
+        buf: Rc<glommio::io::DmaBuffer>,
+        range: std::ops::Range<usize>,
+        tail: &[u8],
+    ) -> IoFuture<()> {
+        let mut all = Vec::with_capacity(range.len() + tail.len());
+        all.extend_from_slice(&buf.as_bytes()[range]);
+        all.extend_from_slice(tail);
+        self.write_at(pos, &all)
+    }
     /// Reads `len` bytes at `pos` (any alignment); short at end of file.
     fn read_at(&self, pos: u64, len: usize) -> IoFuture<Vec<u8>>;
     /// fdatasync: everything written before the call is durable when it resolves.
@@ -128,6 +144,38 @@ impl SegmentFile for DmaSegment {
     ) -> IoFuture<()> {
         let ptr = buf.as_bytes()[range.clone()].as_ptr();
         self.ring_write(pos, ptr, range.len(), Box::new((buf, self.file.clone())))
+    }
+
+    fn write_buf_and_copy(
+        &self,
+        pos: u64,
+        buf: Rc<glommio::io::DmaBuffer>,
+        range: std::ops::Range<usize>,
+        tail: &[u8],
+    ) -> IoFuture<()> {
+        let mut copy = self.file.alloc_dma_buffer(tail.len());
+        copy.as_bytes_mut().copy_from_slice(tail);
+        // The vector lives on the heap with the buffers it points into,
+        // until the kernel completes the write.
+        let iov = Box::new([
+            libc::iovec {
+                iov_base: buf.as_bytes()[range.clone()].as_ptr() as *mut libc::c_void,
+                iov_len: range.len(),
+            },
+            libc::iovec {
+                iov_base: copy.as_ptr() as *mut libc::c_void,
+                iov_len: tail.len(),
+            },
+        ]);
+        let want = range.len() + tail.len();
+        let iov_ptr = iov.as_ptr();
+        let keep: log_ring::Keep = Box::new((iov, buf, copy, self.file.clone()));
+        let op = log_ring::current()
+            .and_then(|r| r.writev(self.file.as_raw_fd(), iov_ptr, 2, pos, keep));
+        match op {
+            Ok(op) => Box::pin(async move { whole_write(op.await?, want, pos) }),
+            Err(e) => failed(e),
+        }
     }
 
     fn read_at(&self, pos: u64, len: usize) -> IoFuture<Vec<u8>> {

@@ -270,6 +270,23 @@ impl LogRing {
         self.submit(e, keep)
     }
 
+    /// Writes the `n` buffers of the vector at `iov` to `fd` at `pos`, in one
+    /// request. The caller's `keep` owns the vector, the memory it points
+    /// to and the descriptor.
+    pub(crate) fn writev(
+        &self,
+        fd: RawFd,
+        iov: *const libc::iovec,
+        n: u32,
+        pos: u64,
+        keep: Keep,
+    ) -> io::Result<Op> {
+        let e = opcode::Writev::new(types::Fd(fd), iov, n)
+            .offset(pos)
+            .build();
+        self.submit(e, keep)
+    }
+
     /// fdatasync of `fd`.
     pub(crate) fn fdatasync(&self, fd: RawFd, keep: Keep) -> io::Result<Op> {
         let e = opcode::Fsync::new(types::Fd(fd))

@@ -425,22 +425,34 @@ impl SegmentedLog {
             let seg = self.segment_start(p);
             let c = &self.chunks[((p - p % cb - first) / cb) as usize];
             let off = (p - c.start) as usize;
-            let mut n = ((c.start + cb).min(aligned_end) - p).min(MAX_IO_BYTES as u64) as usize;
+            let n = ((c.start + cb).min(aligned_end) - p).min(MAX_IO_BYTES as u64) as usize;
             // Whole blocks below `write_pos` never change again: they are
             // written in place, and appends go on past them. The last,
-            // growing block is a write of its own, from a copy.
+            // growing block goes from a copy, in the same request as the
+            // settled blocks before it: one request a group commit, not
+            // two (engine-bench, SYNC_FLUSH, 2 shards, 4 interleaved runs
+            // each: 64 appenders per shard 331 K -> 353 K msgs/s, 1024
+            // appenders 1.19 M -> 1.27 M).
             let settled_end = self.write_pos - self.write_pos % IO_ALIGN as u64;
-            if p < settled_end && p + n as u64 > settled_end {
-                n = (settled_end - p) as usize;
-            }
-            let settled = p + n as u64 <= settled_end;
             let f = self
                 .segments
                 .get(&seg)
                 .expect("segment created before flush")
                 .clone();
-            let write = if settled {
+            let write = if p + n as u64 <= settled_end {
                 f.write_buf(p - seg, c.buf.share(off + n), off..off + n)
+            } else if p < settled_end {
+                let settled = (settled_end - p) as usize;
+                assert!(
+                    n - settled <= IO_ALIGN,
+                    "only the last block of a flush grows"
+                );
+                f.write_buf_and_copy(
+                    p - seg,
+                    c.buf.share(off + settled),
+                    off..off + settled,
+                    &c.buf.bytes()[off + settled..off + n],
+                )
             } else {
                 f.write_at(p - seg, &c.buf.bytes()[off..off + n])
             };
