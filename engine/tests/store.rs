@@ -200,27 +200,34 @@ fn failed_fdatasync_poisons_the_log() {
     });
 }
 
+/// A SYNC_FLUSH store at `/d` on a fault disk, with a clock the test moves
+/// and no timer round (a flush interval of an hour): only the appends'
+/// group commits run.
+async fn open_sync_store_without_timer() -> (FaultDisk, Rc<TestClock>, ShardStore) {
+    let disk = FaultDisk::new();
+    let clock = Rc::new(TestClock {
+        ms: std::cell::Cell::new(1_000_000),
+        hour: std::cell::Cell::new(12),
+    });
+    let mut cfg = StoreConfig::small_for_tests("/d", 1);
+    cfg.flush_mode = FlushMode::Sync;
+    cfg.flush_interval = std::time::Duration::from_secs(3600);
+    let env = ringmq_engine::ShardEnv {
+        disk: Rc::new(disk.clone()),
+        clock: clock.clone(),
+        usage: Rc::new(FixedUsage(10)),
+    };
+    let store = ShardStore::open(cfg, 0, env).await.unwrap();
+    (disk, clock, store)
+}
+
 /// A record made durable by its group commit is acknowledged even when the
 /// same round then fails to write derived data and poisons the log: the
 /// append looks at the durable mark before the poison.
 #[test]
 fn a_record_synced_before_the_log_is_poisoned_is_acknowledged() {
     run(|| async {
-        let disk = FaultDisk::new();
-        let clock = Rc::new(TestClock {
-            ms: std::cell::Cell::new(1_000_000),
-            hour: std::cell::Cell::new(12),
-        });
-        let mut cfg = StoreConfig::small_for_tests("/d", 1);
-        cfg.flush_mode = FlushMode::Sync;
-        // No timer round during the test: only the appends' group commits.
-        cfg.flush_interval = std::time::Duration::from_secs(3600);
-        let env = ringmq_engine::ShardEnv {
-            disk: Rc::new(disk.clone()),
-            clock: clock.clone(),
-            usage: Rc::new(FixedUsage(10)),
-        };
-        let store = ShardStore::open(cfg, 0, env).await.unwrap();
+        let (disk, clock, store) = open_sync_store_without_timer().await;
         store.append(&[msg("T", 0, 1, 100)]).await.unwrap();
         // The next round is due to write the consume queues too, and their
         // writes fail: the round syncs the log, then fails.
@@ -241,21 +248,7 @@ fn a_record_synced_before_the_log_is_poisoned_is_acknowledged() {
 #[test]
 fn a_stalled_consume_queue_write_does_not_hold_sync_acknowledgements() {
     run(|| async {
-        let disk = FaultDisk::new();
-        let clock = Rc::new(TestClock {
-            ms: std::cell::Cell::new(1_000_000),
-            hour: std::cell::Cell::new(12),
-        });
-        let mut cfg = StoreConfig::small_for_tests("/d", 1);
-        cfg.flush_mode = FlushMode::Sync;
-        // No timer round during the test: only the appends' group commits.
-        cfg.flush_interval = std::time::Duration::from_secs(3600);
-        let env = ringmq_engine::ShardEnv {
-            disk: Rc::new(disk.clone()),
-            clock: clock.clone(),
-            usage: Rc::new(FixedUsage(10)),
-        };
-        let store = ShardStore::open(cfg, 0, env).await.unwrap();
+        let (disk, clock, store) = open_sync_store_without_timer().await;
         store.append(&[msg("T", 0, 1, 100)]).await.unwrap();
         // The next group commit is due to have the consume queues written,
         // and their writes stall.
