@@ -32,6 +32,8 @@ use hdrhistogram::Histogram;
 
 /// The allocator the `ringmq` binary runs with, so the engine is measured
 /// as it runs there.
+mod lockstep;
+
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use ringmq_engine::shard::run_shards;
@@ -42,6 +44,9 @@ const ALIGN: u64 = 4096;
 /// Raw async baseline: buffer size and writes in flight.
 const RAW_BUF: u64 = 1 << 20;
 const RAW_INFLIGHT: usize = 8;
+/// The lockstep phase's buffer size when the engine streams nothing
+/// (`--sync-stream-kib 0`): larger than any group, so one write per group.
+const LOCKSTEP_UNSTREAMED_BYTES: usize = 16 << 20;
 
 /// An aligned buffer of `len` bytes for the raw baseline, filled once.
 fn filled(file: &DmaFile, len: usize) -> Rc<DmaBuffer> {
@@ -155,10 +160,22 @@ struct Row {
     mb_per_s: f64,
     raw_mb_per_s: f64,
     ratio: f64,
+    /// SYNC rows: the closed loop without the engine ([`lockstep`]).
+    lockstep_mb_per_s: Option<f64>,
     p50_us: u64,
     p99_us: u64,
     p999_us: u64,
     max_us: u64,
+}
+
+impl Row {
+    /// The engine's bytes per second over the lockstep loop's.
+    fn lockstep_ratio(&self) -> f64 {
+        match self.lockstep_mb_per_s {
+            Some(l) if l > 0.0 => self.mb_per_s / l,
+            _ => 0.0,
+        }
+    }
 }
 
 fn new_hist() -> Histogram<u64> {
@@ -576,6 +593,7 @@ fn row(
         } else {
             0.0
         },
+        lockstep_mb_per_s: None,
         p50_us: q(0.5),
         p99_us: q(0.99),
         p999_us: q(0.999),
@@ -677,8 +695,31 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
             e.syncs,
             group
         );
-        let dir = base.join(format!("raw-sync-{c}"));
         let per_shard = e.bytes.div_ceil(args.shards as u64).max(group);
+        let dir = base.join(format!("lockstep-{c}"));
+        let plan = lockstep::Plan {
+            shards: args.shards,
+            concurrency: c,
+            record_len: e.bytes.checked_div(e.msgs).unwrap_or(1) as usize,
+            stream_bytes: match args.sync_stream_kib {
+                // The engine's "no streaming": one write per group.
+                Some(0) => LOCKSTEP_UNSTREAMED_BYTES,
+                Some(k) => k << 10,
+                None => StoreConfig::new(base.to_path_buf(), args.shards).sync_stream_bytes,
+            },
+            bytes_per_shard: per_shard,
+            limit,
+        };
+        let r = lockstep::lockstep_phase(&plan, &cpus, &dir);
+        remove_dir(&dir);
+        let l = r?;
+        eprintln!(
+            "lockstep c={c}: {} msgs, {} bytes in {:.2}s",
+            l.msgs,
+            l.bytes,
+            l.elapsed.as_secs_f64()
+        );
+        let dir = base.join(format!("raw-sync-{c}"));
         let r = raw_phase(
             args.shards,
             &cpus,
@@ -693,7 +734,9 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
             "raw sync c={c}: {raw_bytes} bytes in {:.2}s",
             raw_time.as_secs_f64()
         );
-        rows.push(row("sync", c, args, &e, mb_per_s(raw_bytes, raw_time)));
+        let mut r = row("sync", c, args, &e, mb_per_s(raw_bytes, raw_time));
+        r.lockstep_mb_per_s = Some(mb_per_s(l.bytes, l.elapsed));
+        rows.push(r);
     }
     Ok(rows)
 }
@@ -701,7 +744,7 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
 fn print_rows(rows: &[Row], json: bool) {
     if json {
         for r in rows {
-            let v = serde_json::json!({
+            let mut v = serde_json::json!({
                 "mode": r.mode,
                 "concurrency": r.concurrency,
                 "shards": r.shards,
@@ -715,12 +758,16 @@ fn print_rows(rows: &[Row], json: bool) {
                 "p999_us": r.p999_us,
                 "max_us": r.max_us,
             });
+            if let Some(l) = r.lockstep_mb_per_s {
+                v["lockstep_mb_per_s"] = l.into();
+                v["lockstep_ratio"] = r.lockstep_ratio().into();
+            }
             println!("{v}");
         }
         return;
     }
     println!(
-        "{:<6} {:>11} {:>6} {:>12} {:>12} {:>9} {:>9} {:>6} {:>8} {:>8} {:>8} {:>9}",
+        "{:<6} {:>11} {:>6} {:>12} {:>12} {:>9} {:>9} {:>6} {:>13} {:>14} {:>8} {:>8} {:>8} {:>9}",
         "mode",
         "concurrency",
         "shards",
@@ -729,14 +776,20 @@ fn print_rows(rows: &[Row], json: bool) {
         "MB/s",
         "raw MB/s",
         "ratio",
+        "lockstep MB/s",
+        "lockstep ratio",
         "p50 us",
         "p99 us",
         "p999 us",
         "max us"
     );
     for r in rows {
+        let (lockstep, lockstep_ratio) = match r.lockstep_mb_per_s {
+            Some(l) => (format!("{l:.1}"), format!("{:.2}", r.lockstep_ratio())),
+            None => ("-".to_string(), "-".to_string()),
+        };
         println!(
-            "{:<6} {:>11} {:>6} {:>12} {:>12.0} {:>9.1} {:>9.1} {:>6.2} {:>8} {:>8} {:>8} {:>9}",
+            "{:<6} {:>11} {:>6} {:>12} {:>12.0} {:>9.1} {:>9.1} {:>6.2} {:>13} {:>14} {:>8} {:>8} {:>8} {:>9}",
             r.mode,
             r.concurrency,
             r.shards,
@@ -745,6 +798,8 @@ fn print_rows(rows: &[Row], json: bool) {
             r.mb_per_s,
             r.raw_mb_per_s,
             r.ratio,
+            lockstep,
+            lockstep_ratio,
             r.p50_us,
             r.p99_us,
             r.p999_us,
