@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::io;
+use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
@@ -66,6 +67,13 @@ pub trait SegmentFile {
     }
     /// Where the file is (errors, logs).
     fn path(&self) -> &Path;
+    /// The block-aligned byte ranges at or past `from` that were never
+    /// written (holes, or preallocated blocks still marked unwritten), in
+    /// order. A hint for what a zero fill is worth doing; by default
+    /// everything from `from` on.
+    fn unwritten_ranges(&self, from: u64) -> io::Result<Vec<Range<u64>>> {
+        Ok(std::iter::once(from.min(self.len())..self.len()).collect())
+    }
 }
 
 /// A file system as the engine sees it.
@@ -203,6 +211,43 @@ impl SegmentFile for DmaSegment {
 
     fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn unwritten_ranges(&self, from: u64) -> io::Result<Vec<Range<u64>>> {
+        // ext4 and xfs report unwritten extents as holes to SEEK_HOLE /
+        // SEEK_DATA (with no cached pages over them, as under direct I/O).
+        // Two system calls per range, on extent metadata in memory.
+        let fd = self.file.as_raw_fd();
+        let seek = |pos: u64, whence: libc::c_int| -> io::Result<Option<u64>> {
+            // SAFETY: lseek on a descriptor this segment owns; the file
+            // position it moves is unused (all I/O is positional).
+            let r = unsafe { libc::lseek(fd, pos as libc::off_t, whence) };
+            if r >= 0 {
+                return Ok(Some(r as u64));
+            }
+            match io::Error::last_os_error() {
+                e if e.raw_os_error() == Some(libc::ENXIO) => Ok(None),
+                e => Err(e),
+            }
+        };
+        let align = crate::limits::IO_ALIGN as u64;
+        let mut out = Vec::new();
+        let mut pos = from;
+        while pos < self.len {
+            let Some(hole) = seek(pos, libc::SEEK_HOLE)?.filter(|&h| h < self.len) else {
+                break;
+            };
+            let data = seek(hole, libc::SEEK_DATA)?
+                .unwrap_or(self.len)
+                .min(self.len);
+            // Only whole blocks that are surely unwritten.
+            let (start, end) = (hole.div_ceil(align) * align, data / align * align);
+            if start < end {
+                out.push(start..end);
+            }
+            pos = data.max(hole + 1);
+        }
+        Ok(out)
     }
 }
 
@@ -342,5 +387,50 @@ impl Disk for DmaDisk {
         Ok(m.duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unwritten_ranges_are_the_blocks_never_written() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("seg");
+        let p = path.clone();
+        const LEN: u64 = 4 << 20;
+        crate::segmented::tests::run(move || async move {
+            let f = DmaDisk.open(&p, Some(LEN)).await.expect("create");
+            assert_eq!(f.unwritten_ranges(0).expect("ranges"), vec![0..LEN]);
+            f.write_at(1 << 20, &[7u8; 64 << 10]).await.expect("write");
+            let ranges = f.unwritten_ranges(0).expect("ranges");
+            let written = (1 << 20)..(1 << 20) + (64 << 10);
+            // SAFETY: statfs fills the zeroed struct we own.
+            let fs_type = unsafe {
+                let mut st: libc::statfs = std::mem::zeroed();
+                let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).expect("path");
+                assert_eq!(libc::statfs(c.as_ptr(), &mut st), 0);
+                st.f_type
+            };
+            const EXT4: libc::__fsword_t = 0xEF53;
+            const XFS: libc::__fsword_t = 0x5846_5342;
+            if fs_type == EXT4 || fs_type == XFS {
+                assert_eq!(ranges, vec![0..written.start, written.end..LEN]);
+                assert_eq!(
+                    f.unwritten_ranges(written.start + 4096).expect("ranges"),
+                    vec![written.end..LEN]
+                );
+            } else {
+                // Other file systems may report preallocated blocks as data:
+                // never the written ones as unwritten, though.
+                assert!(
+                    ranges
+                        .iter()
+                        .all(|r| r.end <= written.start || r.start >= written.end),
+                    "{ranges:?}"
+                );
+            }
+        });
     }
 }

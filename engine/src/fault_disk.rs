@@ -53,6 +53,9 @@ fn apply_write(f: &FaultFile, pos: u64, data: Vec<u8>) -> io::Result<()> {
         return Err(io::Error::other("write past end of preallocated file"));
     }
     w[pos as usize..end].copy_from_slice(&data);
+    f.ever_written
+        .borrow_mut()
+        .extend(pos / SECTOR as u64..(end as u64).div_ceil(SECTOR as u64));
     f.modified.set(f.shared.now_secs.get());
     f.pending.borrow_mut().push((pos, data));
     Ok(())
@@ -63,6 +66,9 @@ struct FaultFile {
     written: RefCell<Vec<u8>>,
     durable: RefCell<Vec<u8>>,
     pending: RefCell<Vec<(u64, Vec<u8>)>>,
+    /// Sectors written at least once (what the file system would report
+    /// as data rather than unwritten extents).
+    ever_written: RefCell<BTreeSet<u64>>,
     modified: Cell<i64>,
     shared: Rc<Shared>,
 }
@@ -143,6 +149,33 @@ impl SegmentFile for Handle {
 
     fn path(&self) -> &Path {
         &self.0.path
+    }
+
+    fn unwritten_ranges(&self, from: u64) -> io::Result<Vec<std::ops::Range<u64>>> {
+        let (sector, align) = (SECTOR as u64, crate::limits::IO_ALIGN as u64);
+        let written = self.0.ever_written.borrow();
+        let mut out: Vec<std::ops::Range<u64>> = Vec::new();
+        let mut run: Option<u64> = None;
+        let mut close = |start: u64, end: u64| {
+            let (start, end) = (start.div_ceil(align) * align, end / align * align);
+            if start < end {
+                out.push(start..end);
+            }
+        };
+        for s in from.div_ceil(sector)..self.len() / sector {
+            match (written.contains(&s), run) {
+                (false, None) => run = Some(s * sector),
+                (true, Some(start)) => {
+                    close(start, s * sector);
+                    run = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(start) = run {
+            close(start, self.len());
+        }
+        Ok(out)
     }
 }
 
@@ -242,6 +275,7 @@ impl FaultDisk {
                 written: RefCell::new(img.clone()),
                 durable: RefCell::new(img),
                 pending: RefCell::new(Vec::new()),
+                ever_written: RefCell::new(f.ever_written.borrow().clone()),
                 modified: Cell::new(f.modified.get()),
                 shared: out.shared.clone(),
             });
@@ -302,6 +336,7 @@ impl Disk for FaultDisk {
                         written: RefCell::new(vec![0; len as usize]),
                         durable: RefCell::new(vec![0; len as usize]),
                         pending: RefCell::new(Vec::new()),
+                        ever_written: RefCell::new(BTreeSet::new()),
                         modified: Cell::new(shared.now_secs.get()),
                         shared: shared.clone(),
                     });

@@ -257,6 +257,13 @@ struct Inner {
     /// A write waits for the segment being created ahead of need: its zero
     /// fill stops.
     precreate_hurry: Cell<bool>,
+    /// While the active segment of a reopened log is being zero-filled
+    /// ahead of the log: the log position where the fill writes (or will
+    /// write next). No commitlog write may end past it: the fill's zeros
+    /// would race the log's bytes ([`ShardStore::start_active_segment_fill`]).
+    active_fill: Cell<Option<u64>>,
+    /// A log write waits for that fill: it stops at its next write.
+    active_fill_hurry: Cell<bool>,
     /// A commitlog fdatasync is in flight.
     log_syncing: Cell<bool>,
     /// An append waits for consume-queue or index cache room: the next
@@ -474,6 +481,8 @@ impl ShardStore {
             reactor_turn_at: Cell::new(0),
             reactor_turn_armed: Cell::new(false),
             precreating: Cell::new(None),
+            active_fill: Cell::new(None),
+            active_fill_hurry: Cell::new(false),
             precreate_hurry: Cell::new(false),
             log_syncing: Cell::new(false),
             derived_wanted: Cell::new(false),
@@ -501,8 +510,9 @@ impl ShardStore {
         });
         let store = ShardStore { inner };
         let end = store.recover_log(resume).await?;
-        if store.inner.cfg.zero_fills_log_segments() {
-            store.create_first_segment_filled().await?;
+        if store.inner.cfg.zero_fills_log_segments() && !store.create_first_segment_filled().await?
+        {
+            store.start_active_segment_fill();
         }
         tracing::info!(shard, end = ?LogOffset(end), clean = cp.clean, "shard store open");
         // Everything recovered is now durable and dispatched: checkpoint it.

@@ -153,8 +153,10 @@ impl ShardStore {
     pub async fn shutdown(&self) -> Result<()> {
         self.inner.stopping.set(true);
         let r = self.checkpoint_now(true).await;
-        // A segment being created ahead of need is finished, not left short.
-        while self.inner.precreating.get().is_some() {
+        // A segment being created ahead of need is finished, not left
+        // short; a fill of the active segment stops at its next write.
+        self.inner.progress.notify_all();
+        while self.inner.precreating.get().is_some() || self.inner.active_fill.get().is_some() {
             self.inner.progress.wait().await;
         }
         self.inner.flush_kick.notify();

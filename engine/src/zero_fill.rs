@@ -18,12 +18,16 @@
 //! waits for it: a new log's first segment while the store opens, and
 //! otherwise the segment created ahead of need, in the background, one
 //! write at a time while the log has no I/O in flight, until the log needs
-//! the segment (the rest of it is then written the slow way). Under
+//! the segment (the rest of it is then written the slow way). A store
+//! reopened on an existing log also fills its active segment past the log's
+//! end, the same way, until the log catches up with the fill (see
+//! `ShardStore::start_active_segment_fill`). Under
 //! ASYNC_FLUSH fdatasyncs are rare and the fill would only take disk
 //! bandwidth, so it is off there by default
 //! ([`crate::StoreConfig::zero_fills_log_segments`]).
 
 use std::io;
+use std::ops::Range;
 use std::rc::Rc;
 
 use crate::disk::SegmentFile;
@@ -36,49 +40,55 @@ pub const FILL_WRITE_BYTES: usize = 256 << 10;
 /// How a fill ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Filled {
-    /// Bytes from the start of the file that hold written zeros.
+    /// Bytes written with zeros, from where the fill started.
     pub bytes: u64,
     /// Whether `stop` ended the fill before the end of the file.
     pub cut_short: bool,
 }
 
-/// Writes zeros over `file` from its start, one write at a time, awaiting
-/// `go_on` before each (which may wait for the disk to be free, and says
-/// whether to go on at all); then fdatasyncs what
+/// Writes zeros over `ranges` of `file` (ascending), one write at a time,
+/// awaiting `go_on(pos)` before the write at `pos` (which may wait for the
+/// disk to be free, and says whether to go on at all); then fdatasyncs what
 /// it wrote, unless it was stopped (the segment is wanted now, and the
 /// log's own first fdatasync of the file covers the fill's metadata too).
-/// The file must be new: every byte of it is overwritten.
+/// Every byte of `ranges` is overwritten: nothing there may matter.
 pub async fn zero_fill<F: std::future::Future<Output = bool>>(
     file: &Rc<dyn SegmentFile>,
-    mut go_on: impl FnMut() -> F,
+    ranges: &[Range<u64>],
+    mut go_on: impl FnMut(u64) -> F,
 ) -> io::Result<Filled> {
     let len = file.len();
+    let aligned = |v: u64| v.is_multiple_of(IO_ALIGN as u64);
     assert!(
-        len.is_multiple_of(IO_ALIGN as u64),
-        "segment length {len} is not a multiple of the I/O alignment"
+        ranges
+            .iter()
+            .all(|r| aligned(r.start) && aligned(r.end) && r.end <= len)
+            && ranges.windows(2).all(|w| w[0].end <= w[1].start),
+        "fill of {ranges:?} in a segment of {len} bytes: not ascending, aligned blocks"
     );
     // One zeroed buffer shared by every write: writes only read it.
     let mut zeros = glommio::allocate_dma_buffer_global(FILL_WRITE_BYTES);
     zeros.as_bytes_mut().fill(0);
     let zeros = Rc::new(zeros);
-    let mut pos = 0u64;
+    let mut bytes = 0u64;
     let mut cut_short = false;
-    while pos < len {
-        if !go_on().await {
-            cut_short = true;
-            break;
+    'fill: for r in ranges {
+        let mut pos = r.start;
+        while pos < r.end {
+            if !go_on(pos).await {
+                cut_short = true;
+                break 'fill;
+            }
+            let n = (r.end - pos).min(FILL_WRITE_BYTES as u64) as usize;
+            file.write_buf(pos, zeros.clone(), 0..n).await?;
+            pos += n as u64;
+            bytes += n as u64;
         }
-        let n = (len - pos).min(FILL_WRITE_BYTES as u64) as usize;
-        file.write_buf(pos, zeros.clone(), 0..n).await?;
-        pos += n as u64;
     }
-    if pos > 0 && !cut_short {
+    if bytes > 0 && !cut_short {
         file.sync().await?;
     }
-    Ok(Filled {
-        bytes: pos,
-        cut_short,
-    })
+    Ok(Filled { bytes, cut_short })
 }
 
 #[cfg(test)]
@@ -90,6 +100,8 @@ mod tests {
     use crate::disk::Disk;
     use crate::env::{DiskUsage, ShardEnv, SystemClock};
     use crate::fault_disk::FaultDisk;
+    use crate::offset::LogOffset;
+    use crate::record::decode;
     use crate::segmented::segment_name;
     use crate::segmented::tests::run;
     use crate::{FlushMode, MessageInput, ShardStore, StoreConfig};
@@ -106,7 +118,9 @@ mod tests {
             disk.poke(path, 0, &[7u8; 4096]);
             disk.poke(path, (LEN - 4096) as usize, &[7u8; 4096]);
             let syncs = disk.syncs();
-            let filled = zero_fill(&f, || async { true }).await.expect("fill");
+            let filled = zero_fill(&f, std::slice::from_ref(&(0..LEN)), |_| async { true })
+                .await
+                .expect("fill");
             assert_eq!(
                 filled,
                 Filled {
@@ -129,7 +143,7 @@ mod tests {
             disk.poke(path, (LEN - 4096) as usize, &[7u8; 4096]);
             let syncs = disk.syncs();
             let asked = Cell::new(0);
-            let filled = zero_fill(&f, || {
+            let filled = zero_fill(&f, std::slice::from_ref(&(0..LEN)), |_| {
                 asked.set(asked.get() + 1);
                 let go_on = asked.get() == 1;
                 async move { go_on }
@@ -226,6 +240,220 @@ mod tests {
         });
     }
 
+    /// A SYNC_FLUSH store on `disk` with 4 MiB segments (room for a fill
+    /// past the log's end in the first one), zero-filling them or not.
+    async fn open_sync_filling(disk: &FaultDisk, fill: bool) -> ShardStore {
+        let mut cfg = StoreConfig::small_for_tests("/w", 1);
+        cfg.flush_mode = FlushMode::Sync;
+        cfg.commitlog_segment_bytes = 4 << 20;
+        cfg.zero_fill_log_segments = Some(fill);
+        ShardStore::open(cfg, 0, store_env(disk))
+            .await
+            .expect("open")
+    }
+
+    async fn open_sync(disk: &FaultDisk) -> ShardStore {
+        open_sync_filling(disk, true).await
+    }
+
+    /// Appends `n` distinct 4000-byte messages; returns their positions and bodies.
+    async fn append_distinct(store: &ShardStore, n: usize, seed: u8) -> Vec<(LogOffset, Vec<u8>)> {
+        let mut out = Vec::new();
+        for i in 0..n {
+            let body = vec![seed.wrapping_add(i as u8) | 1; 4000];
+            let m = MessageInput::simple("Z", 0, &body, "");
+            let r = store.append(&[m]).await.expect("append");
+            out.push((r.records[0].log_offset, body));
+        }
+        out
+    }
+
+    /// Reopens the store (so that reads come from the disk) and checks every record.
+    async fn assert_records_on_disk(
+        disk: &FaultDisk,
+        store: ShardStore,
+        records: &[(LogOffset, Vec<u8>)],
+    ) {
+        store.shutdown().await.expect("shutdown");
+        let store = open_sync(disk).await;
+        for (pos, body) in records {
+            let rec = store.read_record(*pos).await.expect("read");
+            let v = decode(&rec, true).unwrap_or_else(|e| panic!("record at {pos:?}: {e:?}"));
+            assert_eq!(v.body, &body[..], "record at {pos:?}");
+        }
+        store.shutdown().await.expect("shutdown");
+    }
+
+    async fn wait_until(what: &str, done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !done() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting: {what}"
+            );
+            glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
+    #[test]
+    fn a_reopened_store_fills_its_active_segment_past_the_log_end() {
+        run(|| async {
+            let disk = FaultDisk::new();
+            // Its first segment is not filled: it was created without.
+            let store = open_sync_filling(&disk, false).await;
+            let mut records = append_distinct(&store, 30, 1).await;
+            store.shutdown().await.expect("shutdown");
+            let seg = Path::new("/w/shard-0/commitlog").join(segment_name(0));
+            let (end, len) = (records.last().unwrap().0 .0 + 4200, 4u64 << 20);
+            // Stale bytes past the log's end, where the fill must write zeros.
+            disk.poke(&seg, (len - 4096) as usize, &[7u8; 4096]);
+
+            let store = open_sync(&disk).await;
+            let from = (end + FILL_WRITE_BYTES as u64).div_ceil(FILL_WRITE_BYTES as u64)
+                * FILL_WRITE_BYTES as u64;
+            wait_until("the active segment's fill", || {
+                store.stats().zero_filled_bytes >= len - from
+            })
+            .await;
+            let st = store.stats();
+            assert_eq!(st.zero_fills_cut_short, 0, "{st:?}");
+            let bytes = disk.contents(&seg).expect("segment");
+            assert!(
+                bytes[from as usize..].iter().all(|&b| b == 0),
+                "filled with zeros"
+            );
+            // The log goes on over the filled blocks.
+            records.extend(append_distinct(&store, 300, 2).await);
+            assert!(store.log_range().1 .0 > from + FILL_WRITE_BYTES as u64);
+            assert_records_on_disk(&disk, store, &records).await;
+        });
+    }
+
+    #[test]
+    fn a_reopened_store_does_not_fill_its_active_segment_again() {
+        run(|| async {
+            let disk = FaultDisk::new();
+            // The new log's first segment is filled whole while it opens.
+            let store = open_sync(&disk).await;
+            let mut records = append_distinct(&store, 30, 1).await;
+            store.shutdown().await.expect("shutdown");
+            let seg = Path::new("/w/shard-0/commitlog").join(segment_name(0));
+            // Marks the end of the segment (written blocks stay written):
+            // a fill would overwrite them.
+            let len = 4usize << 20;
+            disk.poke(&seg, len - 4096, &[7u8; 4096]);
+
+            let store = open_sync(&disk).await;
+            records.extend(append_distinct(&store, 100, 2).await);
+            assert!(
+                store.stats().zero_filled_bytes.is_multiple_of(4 << 20),
+                "{:?}",
+                store.stats()
+            );
+            store.shutdown().await.expect("shutdown");
+            let bytes = disk.contents(&seg).expect("segment");
+            assert!(
+                bytes[len - 4096..].iter().all(|&b| b == 7),
+                "not filled again"
+            );
+            let store = open_sync(&disk).await;
+            assert_records_on_disk(&disk, store, &records).await;
+        });
+    }
+
+    #[test]
+    fn a_log_write_waits_for_the_active_fill_write_in_flight() {
+        run(|| async {
+            let disk = FaultDisk::new();
+            let store = open_sync_filling(&disk, false).await;
+            let mut records = append_distinct(&store, 30, 1).await;
+            store.shutdown().await.expect("shutdown");
+            let dir = Path::new("/w/shard-0/commitlog");
+            let seg = dir.join(segment_name(0));
+
+            // Every commitlog write is held; a pump completes them, as a
+            // device would, except the fill's first one, which it keeps in
+            // flight. While it is, no log write may overlap its blocks.
+            let is_fill = |p: &Path, seg: &Path, pos: u64, len: usize| {
+                p == seg && len == FILL_WRITE_BYTES && pos.is_multiple_of(FILL_WRITE_BYTES as u64)
+            };
+            let kept: Rc<Cell<Option<u64>>> = Rc::default();
+            let fill_released = Rc::new(Cell::new(false));
+            let stop = Rc::new(Cell::new(false));
+            disk.set_hold_writes_under(Some(dir.to_path_buf()));
+            let pump = {
+                let (disk, kept, stop, seg) =
+                    (disk.clone(), kept.clone(), stop.clone(), seg.clone());
+                let fill_released = fill_released.clone();
+                glommio::spawn_local(async move {
+                    while !stop.get() {
+                        let held = disk.held_writes();
+                        for (i, (p, pos, len)) in held.iter().enumerate().rev() {
+                            if kept.get().is_none() && is_fill(p, &seg, *pos, *len) {
+                                kept.set(Some(*pos));
+                            }
+                            if let Some(k) = kept.get().filter(|_| !fill_released.get()) {
+                                let fill = k..k + FILL_WRITE_BYTES as u64;
+                                let this = *pos..*pos + *len as u64;
+                                if is_fill(p, &seg, *pos, *len) && *pos == k {
+                                    continue;
+                                }
+                                assert!(
+                                    *p != seg || this.end <= fill.start || this.start >= fill.end,
+                                    "log write {this:?} overlaps the fill's write in flight {fill:?}"
+                                );
+                            }
+                            disk.release_write(i);
+                        }
+                        glommio::timer::sleep(std::time::Duration::from_micros(100)).await;
+                    }
+                })
+            };
+            let store = Rc::new(open_sync(&disk).await);
+            wait_until("the fill's first write", || kept.get().is_some()).await;
+            let from = kept.get().expect("fill write");
+
+            // Appends that cross the fill's block: their group commit
+            // must wait for the fill's write instead of racing it.
+            let appender = {
+                let store = store.clone();
+                glommio::spawn_local(async move { append_distinct(&store, 120, 2).await })
+            };
+            wait_until("the log to reach the fill", || {
+                store.log_range().1 .0 > from
+            })
+            .await;
+            glommio::timer::sleep(std::time::Duration::from_millis(20)).await;
+            assert!(
+                store.durable_offset().0 <= from,
+                "nothing past the fill's write in flight is acknowledged"
+            );
+
+            // The fill's write completes: the fill stops, the log goes on.
+            let i = disk
+                .held_writes()
+                .iter()
+                .position(|(p, pos, _)| *p == seg && *pos == from)
+                .expect("the fill's write is still held");
+            fill_released.set(true);
+            disk.release_write(i);
+            records.extend(appender.await);
+            stop.set(true);
+            pump.await;
+            disk.set_hold_writes_under(None);
+            for i in (0..disk.held_writes().len()).rev() {
+                disk.release_write(i);
+            }
+            assert_eq!(store.stats().zero_fills_cut_short, 1, "{:?}", store.stats());
+            assert!(
+                store.durable_offset().0 > from,
+                "the log went on past the fill"
+            );
+            let store = Rc::try_unwrap(store).ok().expect("one owner");
+            assert_records_on_disk(&disk, store, &records).await;
+        });
+    }
+
     #[test]
     fn a_failed_write_is_an_error() {
         run(|| async {
@@ -235,7 +463,11 @@ mod tests {
                 .await
                 .expect("create");
             disk.set_fail_writes(true);
-            assert!(zero_fill(&f, || async { true }).await.is_err());
+            assert!(
+                zero_fill(&f, std::slice::from_ref(&(0..LEN)), |_| async { true })
+                    .await
+                    .is_err()
+            );
         });
     }
 }
