@@ -116,6 +116,15 @@ struct Args {
     /// (engine default: on under SYNC_FLUSH only).
     #[arg(long)]
     zero_fill: Option<Toggle>,
+    /// Reopen each store after its warm-up (a restarted broker: its
+    /// active segment was not created by this process).
+    #[arg(long)]
+    reopen: bool,
+    /// With `--reopen`: zero-fill setting of the store before the reopen
+    /// (default: as `--zero-fill`). `off` leaves the active segment
+    /// unfilled, as a fill cut short under load does.
+    #[arg(long)]
+    warmup_zero_fill: Option<Toggle>,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -330,6 +339,11 @@ fn engine_phase(
     let warmup = args.warmup_mib.unwrap_or(args.tail_cache_mib) << 20;
     let sync_stream = args.sync_stream_kib.map(|k| k << 10);
     let zero_fill = args.zero_fill.map(|t| matches!(t, Toggle::On));
+    let reopen = args.reopen;
+    let warmup_zero_fill = match args.warmup_zero_fill {
+        Some(t) if reopen => Some(matches!(t, Toggle::On)),
+        _ => zero_fill,
+    };
     let root = root.to_path_buf();
     let barrier = Arc::new(Barrier::new(shards as usize));
     let written = Arc::new(AtomicU64::new(0));
@@ -348,7 +362,15 @@ fn engine_phase(
                 cfg.sync_stream_bytes = b;
             }
             cfg.zero_fill_log_segments = zero_fill;
-            let opened = ShardStore::open(cfg, shard, ShardEnv::real()).await;
+            let opened = ShardStore::open(
+                StoreConfig {
+                    zero_fill_log_segments: warmup_zero_fill,
+                    ..cfg.clone()
+                },
+                shard,
+                ShardEnv::real(),
+            )
+            .await;
             // Every shard passes the barrier, even a failed one, so none waits forever.
             barrier.wait();
             let store = opened.map_err(|e| format!("open shard {shard}: {e}"))?;
@@ -362,28 +384,46 @@ fn engine_phase(
                     .map(|i| b'a' + (i % 26) as u8)
                     .collect::<Vec<u8>>(),
             );
-            let run = Rc::new(Run {
-                store: store.clone(),
-                topic: topic.clone(),
-                shard,
-                body,
-                hist: RefCell::new(new_hist()),
-                msgs: Cell::new(0),
-                bytes: Cell::new(0),
-                seq: Cell::new(0),
-                stop: Cell::new(false),
-                error: RefCell::new(None),
-                written: written.clone(),
-                unpublished: Cell::new(0),
-                capped: Cell::new(false),
-                clock: quanta::Clock::new(),
-            });
+            let new_run = |store: &ShardStore| {
+                Rc::new(Run {
+                    store: store.clone(),
+                    topic: topic.clone(),
+                    shard,
+                    body: body.clone(),
+                    hist: RefCell::new(new_hist()),
+                    msgs: Cell::new(0),
+                    bytes: Cell::new(0),
+                    seq: Cell::new(0),
+                    stop: Cell::new(false),
+                    error: RefCell::new(None),
+                    written: written.clone(),
+                    unpublished: Cell::new(0),
+                    capped: Cell::new(false),
+                    clock: quanta::Clock::new(),
+                })
+            };
+            let mut run = new_run(&store);
             // Warm-up, not measured: the tail cache fills once (its buffers
             // are then recycled; a fresh one costs page faults that, in this
             // VM, the host must back), segments get created, the flusher's
             // write window gets going.
             let warm_until = warmup;
             drive(&run, &queues, conc, move |r| r.bytes.get() >= warm_until).await;
+            let mut store = store;
+            if reopen {
+                // As a restarted broker: the measured appends go to the
+                // store opened again on the warm-up's log.
+                drop(run);
+                let reopened = async {
+                    store.shutdown().await?;
+                    ShardStore::open(cfg, shard, ShardEnv::real()).await
+                }
+                .await;
+                // Every shard passes the barrier, even a failed one.
+                barrier.wait();
+                store = reopened.map_err(|e| format!("reopen shard {shard}: {e}"))?;
+                run = new_run(&store);
+            }
             run.reset();
             let before = store.stats();
             barrier.wait();
