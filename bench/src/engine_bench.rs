@@ -586,6 +586,10 @@ fn raw_phase(
                 file.fdatasync().await.map_err(io)?;
             }
             let elapsed = start.elapsed();
+            // Closed now, not at an I/O turn of an executor about to end
+            // (until the process exits, the removed file would keep its
+            // blocks; the phases of one run would add up on the disk).
+            file.close_rc().await.map_err(io)?;
             Ok::<_, String>((done, elapsed))
         }
     })

@@ -286,9 +286,15 @@ pub fn lockstep_phase(plan: &Plan, cpus: &[usize], root: &Path) -> Result<Lockst
             for w in writes {
                 let _ = w.await;
             }
+            // Closed now: a dropped file is closed at the executor's next
+            // I/O turn, which may never come, and the removed file's
+            // blocks stay allocated until the process exits.
+            drop(groups);
+            let closed = file.close_rc().await;
             if let Some(e) = failed {
                 return Err(format!("{}: {e}", path.display()));
             }
+            closed.map_err(|e| format!("close {}: {e}", path.display()))?;
             Ok((msgs, bytes, elapsed))
         }
     })
