@@ -30,10 +30,10 @@ use clap::Parser;
 use glommio::io::{DmaBuffer, DmaFile};
 use hdrhistogram::Histogram;
 
-/// The allocator the `ringmq` binary runs with, so the engine is measured
-/// as it runs there.
 mod lockstep;
 
+/// The allocator the `ringmq` binary runs with, so the engine is measured
+/// as it runs there.
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use ringmq_engine::shard::run_shards;
