@@ -31,6 +31,7 @@ use glommio::io::{DmaBuffer, DmaFile};
 use hdrhistogram::Histogram;
 
 mod lockstep;
+mod null_disk;
 
 /// The allocator the `ringmq` binary runs with, so the engine is measured
 /// as it runs there.
@@ -125,6 +126,12 @@ struct Args {
     /// unfilled, as a fill cut short under load does.
     #[arg(long)]
     warmup_zero_fill: Option<Toggle>,
+    /// Run the engine and lockstep phases on a disk whose writes and syncs
+    /// complete at once and keep nothing: what is left is CPU per append
+    /// (the engine's and the load generator's), without the device's wait
+    /// or its noise. No raw baseline (there is no device to measure).
+    #[arg(long)]
+    null_disk: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -167,7 +174,8 @@ struct Row {
     record_bytes: usize,
     msgs_per_s: f64,
     mb_per_s: f64,
-    raw_mb_per_s: f64,
+    /// None on the null disk (no device, no baseline).
+    raw_mb_per_s: Option<f64>,
     ratio: f64,
     /// SYNC rows: the closed loop without the engine ([`lockstep`]).
     lockstep_mb_per_s: Option<f64>,
@@ -344,6 +352,7 @@ fn engine_phase(
         Some(t) if reopen => Some(matches!(t, Toggle::On)),
         _ => zero_fill,
     };
+    let null_disk = args.null_disk;
     let root = root.to_path_buf();
     let barrier = Arc::new(Barrier::new(shards as usize));
     let written = Arc::new(AtomicU64::new(0));
@@ -354,6 +363,16 @@ fn engine_phase(
         let barrier = barrier.clone();
         let written = written.clone();
         async move {
+            // One disk per shard for the whole phase (a reopen finds its files).
+            let null = null_disk.then(null_disk::NullDisk::default);
+            let env = || match &null {
+                Some(d) => ShardEnv {
+                    disk: Rc::new(d.clone()),
+                    clock: Rc::new(ringmq_engine::env::SystemClock),
+                    usage: Rc::new(null_disk::EmptyUsage),
+                },
+                None => ShardEnv::real(),
+            };
             let mut cfg = StoreConfig::new(root, shards);
             cfg.flush_mode = mode;
             cfg.commitlog_segment_bytes = segment;
@@ -368,7 +387,7 @@ fn engine_phase(
                     ..cfg.clone()
                 },
                 shard,
-                ShardEnv::real(),
+                env(),
             )
             .await;
             // Every shard passes the barrier, even a failed one, so none waits forever.
@@ -416,7 +435,7 @@ fn engine_phase(
                 drop(run);
                 let reopened = async {
                     store.shutdown().await?;
-                    ShardStore::open(cfg, shard, ShardEnv::real()).await
+                    ShardStore::open(cfg, shard, env()).await
                 }
                 .await;
                 // Every shard passes the barrier, even a failed one.
@@ -609,7 +628,7 @@ fn row(
     concurrency: usize,
     args: &Args,
     e: &EngineResult,
-    raw_mb_per_s: f64,
+    raw_mb_per_s: Option<f64>,
 ) -> Row {
     let mbps = mb_per_s(e.bytes, e.elapsed);
     let secs = e.elapsed.as_secs_f64();
@@ -632,10 +651,9 @@ fn row(
         },
         mb_per_s: mbps,
         raw_mb_per_s,
-        ratio: if raw_mb_per_s > 0.0 {
-            mbps / raw_mb_per_s
-        } else {
-            0.0
+        ratio: match raw_mb_per_s {
+            Some(raw) if raw > 0.0 => mbps / raw,
+            _ => 0.0,
         },
         lockstep_mb_per_s: None,
         p50_us: q(0.5),
@@ -680,6 +698,9 @@ fn async_rows(args: &Args, cpus: &[usize], base: &Path, run_id: u32) -> Result<R
         e.drain.as_secs_f64()
     );
 
+    if args.null_disk {
+        return Ok(row("async", conc, args, &e, None));
+    }
     // The raw streaming baseline of the same bytes.
     let dir = base.join("raw-async");
     let per_shard = e.bytes.div_ceil(args.shards as u64).max(RAW_BUF);
@@ -698,7 +719,7 @@ fn async_rows(args: &Args, cpus: &[usize], base: &Path, run_id: u32) -> Result<R
         "raw async: {raw_bytes} bytes in {:.2}s",
         raw_time.as_secs_f64()
     );
-    Ok(row("async", conc, args, &e, raw))
+    Ok(row("async", conc, args, &e, Some(raw)))
 }
 
 fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
@@ -753,6 +774,7 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
             },
             bytes_per_shard: per_shard,
             limit,
+            null_io: args.null_disk,
         };
         let r = lockstep::lockstep_phase(&plan, &cpus, &dir);
         remove_dir(&dir);
@@ -763,6 +785,12 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
             l.bytes,
             l.elapsed.as_secs_f64()
         );
+        if args.null_disk {
+            let mut r = row("sync", c, args, &e, None);
+            r.lockstep_mb_per_s = Some(mb_per_s(l.bytes, l.elapsed));
+            rows.push(r);
+            continue;
+        }
         let dir = base.join(format!("raw-sync-{c}"));
         let r = raw_phase(
             args.shards,
@@ -778,7 +806,7 @@ fn run(args: &Args, base: &Path) -> Result<Vec<Row>, String> {
             "raw sync c={c}: {raw_bytes} bytes in {:.2}s",
             raw_time.as_secs_f64()
         );
-        let mut r = row("sync", c, args, &e, mb_per_s(raw_bytes, raw_time));
+        let mut r = row("sync", c, args, &e, Some(mb_per_s(raw_bytes, raw_time)));
         r.lockstep_mb_per_s = Some(mb_per_s(l.bytes, l.elapsed));
         rows.push(r);
     }
@@ -832,16 +860,20 @@ fn print_rows(rows: &[Row], json: bool) {
             Some(l) => (format!("{l:.1}"), format!("{:.2}", r.lockstep_ratio())),
             None => ("-".to_string(), "-".to_string()),
         };
+        let (raw, ratio) = match r.raw_mb_per_s {
+            Some(raw) => (format!("{raw:.1}"), format!("{:.2}", r.ratio)),
+            None => ("-".to_string(), "-".to_string()),
+        };
         println!(
-            "{:<6} {:>11} {:>6} {:>12} {:>12.0} {:>9.1} {:>9.1} {:>6.2} {:>13} {:>14} {:>8} {:>8} {:>8} {:>9}",
+            "{:<6} {:>11} {:>6} {:>12} {:>12.0} {:>9.1} {:>9} {:>6} {:>13} {:>14} {:>8} {:>8} {:>8} {:>9}",
             r.mode,
             r.concurrency,
             r.shards,
             r.record_bytes,
             r.msgs_per_s,
             r.mb_per_s,
-            r.raw_mb_per_s,
-            r.ratio,
+            raw,
+            ratio,
             lockstep,
             lockstep_ratio,
             r.p50_us,
@@ -857,6 +889,11 @@ fn main() {
     let args = Args::parse();
     if args.shards == 0 {
         eprintln!("--shards must be at least 1");
+        std::process::exit(2);
+    }
+    if args.null_disk && args.reopen {
+        // A reopen recovers from what was written, and the null disk keeps nothing.
+        eprintln!("--reopen needs a real disk, not --null-disk");
         std::process::exit(2);
     }
     let nanos = std::time::SystemTime::now()

@@ -54,6 +54,8 @@ pub struct Plan {
     /// A shard stops after this many bytes or `limit`, whichever comes first.
     pub bytes_per_shard: u64,
     pub limit: Duration,
+    /// Neither write nor fdatasync (`--null-disk`): the loop's CPU alone.
+    pub null_io: bool,
 }
 
 /// A write in flight; it hands its buffer back for reuse.
@@ -62,6 +64,7 @@ type BufferWrite = glommio::Task<glommio::Result<Rc<DmaBuffer>, ()>>;
 /// One shard's group commit state, shared by its appenders and committer.
 struct Groups {
     file: Rc<DmaFile>,
+    null_io: bool,
     stream_bytes: usize,
     /// The buffer being filled, its fill level and its place in the file.
     buf: RefCell<Option<DmaBuffer>>,
@@ -128,6 +131,15 @@ impl Groups {
             next.as_bytes_mut()[..carry].copy_from_slice(&buf.as_bytes()[filled - carry..filled]);
             *self.buf.borrow_mut() = Some(next);
         }
+        if self.null_io {
+            // Written at once, as on the null disk: the buffer is free again.
+            self.buf_pos
+                .set(self.buf_pos.get() + (filled - carry) as u64);
+            self.filled.set(carry);
+            self.dirty.set(false);
+            self.spare.borrow_mut().push(buf);
+            return;
+        }
         if len < buf.len() {
             // A closing group's partial buffer: trimmed, so not reused.
             buf.trim_to_size(len);
@@ -164,10 +176,12 @@ impl Groups {
                 }
             }
         }
-        self.file
-            .fdatasync()
-            .await
-            .map_err(|e| format!("fdatasync: {e}"))?;
+        if !self.null_io {
+            self.file
+                .fdatasync()
+                .await
+                .map_err(|e| format!("fdatasync: {e}"))?;
+        }
         self.durable.set(group + 1);
         self.acked.set(closing);
         self.wake_all();
@@ -208,7 +222,7 @@ pub fn lockstep_phase(plan: &Plan, cpus: &[usize], root: &Path) -> Result<Lockst
         plan.record_len.max(1),
         plan.stream_bytes.max(ALIGN) / ALIGN * ALIGN,
     );
-    let (bytes_per_shard, limit) = (plan.bytes_per_shard, plan.limit);
+    let (bytes_per_shard, limit, null_io) = (plan.bytes_per_shard, plan.limit, plan.null_io);
     let root = root.to_path_buf();
     let results = run_shards(plan.shards, cpus, move |shard| {
         let path = root.join(format!("lockstep-{shard}"));
@@ -220,7 +234,9 @@ pub fn lockstep_phase(plan: &Plan, cpus: &[usize], root: &Path) -> Result<Lockst
                 let alloc = (bytes_per_shard + (conc * record_len + stream_bytes) as u64)
                     .div_ceil(1 << 20)
                     * (1 << 20);
-                f.pre_allocate(alloc, false).await?;
+                if !null_io {
+                    f.pre_allocate(alloc, false).await?;
+                }
                 Ok::<_, glommio::GlommioError<()>>(f)
             }
             .await;
@@ -228,6 +244,7 @@ pub fn lockstep_phase(plan: &Plan, cpus: &[usize], root: &Path) -> Result<Lockst
             let file = Rc::new(opened.map_err(|e| format!("open {}: {e}", path.display()))?);
             let groups = Rc::new(Groups {
                 file: file.clone(),
+                null_io,
                 stream_bytes,
                 buf: RefCell::new(None),
                 filled: Cell::new(0),
