@@ -368,7 +368,7 @@ fn engine_phase(
             let env = || match &null {
                 Some(d) => ShardEnv {
                     disk: Rc::new(d.clone()),
-                    clock: Rc::new(ringmq_engine::env::SystemClock),
+                    clock: Rc::new(ringmq_engine::env::SystemClock::new()),
                     usage: Rc::new(null_disk::EmptyUsage),
                 },
                 None => ShardEnv::real(),

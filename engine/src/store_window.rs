@@ -532,7 +532,7 @@ mod tests {
     fn env(disk: &FaultDisk) -> ShardEnv {
         ShardEnv {
             disk: Rc::new(disk.clone()),
-            clock: Rc::new(SystemClock),
+            clock: Rc::new(SystemClock::new()),
             usage: Rc::new(Room),
         }
     }

@@ -176,7 +176,7 @@ mod tests {
         }
         ShardEnv {
             disk: Rc::new(disk.clone()),
-            clock: Rc::new(SystemClock),
+            clock: Rc::new(SystemClock::new()),
             usage: Rc::new(Room),
         }
     }

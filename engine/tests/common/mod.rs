@@ -47,7 +47,7 @@ impl DiskUsage for TestUsage {
 pub fn env_with(disk: Rc<dyn Disk>) -> ShardEnv {
     ShardEnv {
         disk,
-        clock: Rc::new(SystemClock),
+        clock: Rc::new(SystemClock::new()),
         usage: Rc::new(FixedUsage(10)),
     }
 }
