@@ -283,9 +283,11 @@ struct Inner {
     stopping: Cell<bool>,
     disk_full: Cell<bool>,
     checkpoint_seq: Cell<u64>,
-    /// First-come-first-served line for tail-cache room (see `RoomTurn`).
     stats: Cell<StoreStats>,
-    room_line: RefCell<VecDeque<u64>>,
+    /// First-come-first-served line for cache room (see `RoomTurn`):
+    /// tickets in ascending order, each with its append's waker while that
+    /// append waits to become first.
+    room_line: RefCell<VecDeque<(u64, Option<std::task::Waker>)>>,
     room_next_ticket: Cell<u64>,
     arrival: RefCell<Option<ArrivalListener>>,
     retention_floor: RefCell<Option<RetentionFloor>>,

@@ -7,6 +7,9 @@
 //! to create, a full cache, an index to roll) takes the waiting path, which
 //! serves waiters first come, first served.
 
+use std::future::Future;
+use std::task::Poll;
+
 use super::*;
 
 /// Messages of `msgs` that go to the queue of `m`.
@@ -39,8 +42,20 @@ impl Prepared {
     }
 }
 
-/// Holds a place in the first-come-first-served line for tail-cache room;
+/// Holds a place in the first-come-first-served line for cache room;
 /// leaving it (done or failed) lets the next ticket go.
+///
+/// Only the first in line waits for room; the others wait to become first.
+/// When the first leaves, the rest are woken in line order, so that one
+/// pass of the executor serves as many as there is room for, each finding
+/// itself first when it runs, all before the flusher that their appends
+/// kick. Two other ways did not drain: waking the line in no particular
+/// order (a pass over every waiter per append served) and waking only the
+/// next one (a group commit per append served, as the flusher ran between
+/// them). Under SYNC_FLUSH with a thousand appenders a line that formed
+/// once then never emptied: every appender back from its group commit found
+/// it non-empty and joined (`engine-bench --null-disk`: groups of 4–140 KB
+/// where they are 1.2 MB).
 struct RoomTurn<'a> {
     inner: &'a Inner,
     ticket: u64,
@@ -50,23 +65,43 @@ impl<'a> RoomTurn<'a> {
     fn new(inner: &'a Inner) -> Self {
         let ticket = inner.room_next_ticket.get();
         inner.room_next_ticket.set(ticket + 1);
-        inner.room_line.borrow_mut().push_back(ticket);
+        inner.room_line.borrow_mut().push_back((ticket, None));
         RoomTurn { inner, ticket }
     }
 
     fn is_first(&self) -> bool {
-        self.inner.room_line.borrow().front() == Some(&self.ticket)
+        self.inner.room_line.borrow().front().map(|e| e.0) == Some(self.ticket)
+    }
+
+    /// Completes once this turn is first in line.
+    fn first(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut line = self.inner.room_line.borrow_mut();
+            match line.binary_search_by_key(&self.ticket, |e| e.0) {
+                Ok(0) => Poll::Ready(()),
+                Ok(i) => {
+                    line[i].1 = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+                Err(_) => unreachable!("a turn is in the line until it is dropped"),
+            }
+        })
     }
 }
 
 impl Drop for RoomTurn<'_> {
     fn drop(&mut self) {
-        // Leave the line wherever we are in it (a cancelled append too).
-        self.inner
-            .room_line
-            .borrow_mut()
-            .retain(|t| *t != self.ticket);
-        self.inner.progress.notify_all();
+        // Leave the line wherever we are in it (a cancelled append too);
+        // leaving its front wakes the rest, in order.
+        let mut line = self.inner.room_line.borrow_mut();
+        if let Ok(i) = line.binary_search_by_key(&self.ticket, |e| e.0) {
+            line.remove(i);
+            if i == 0 {
+                for w in line.iter_mut().filter_map(|e| e.1.take()) {
+                    w.wake();
+                }
+            }
+        }
     }
 }
 
@@ -220,36 +255,43 @@ impl ShardStore {
         let turn = RoomTurn::new(&self.inner);
         let mut counted = false;
         loop {
-            if turn.is_first() {
-                if self.inner.st.borrow().index.is_full_for(keys) {
-                    self.roll_index_locked(keys).await?;
-                    continue;
-                }
-                match self.append_now(msgs, prepared, total, keys)? {
-                    Attempt::Done(result, end) => return Ok((result, end)),
-                    // Its queues were created above, so a topic was dropped
-                    // while this append waited: appending would recreate its
-                    // queues half-way. Refused.
-                    Attempt::NoQueue => {
-                        return Err(StoreError::MessageIllegal(format!(
-                            "the topic {} was dropped while the append waited",
-                            msgs[0].topic
-                        )))
-                    }
-                    Attempt::NoRoom => {}
-                }
-                if !self.derived_room_for(msgs, keys) {
-                    self.inner.derived_wanted.set(true);
-                }
-                self.inner.flush_kick.notify();
+            if !turn.is_first() {
+                self.count_room_wait(&mut counted);
+                turn.first().await;
             }
-            if !counted {
-                counted = true;
-                let mut st = self.inner.stats.get();
-                st.room_waits += 1;
-                self.inner.stats.set(st);
+            if self.inner.st.borrow().index.is_full_for(keys) {
+                self.roll_index_locked(keys).await?;
+                continue;
             }
+            match self.append_now(msgs, prepared, total, keys)? {
+                Attempt::Done(result, end) => return Ok((result, end)),
+                // Its queues were created above, so a topic was dropped
+                // while this append waited: appending would recreate its
+                // queues half-way. Refused.
+                Attempt::NoQueue => {
+                    return Err(StoreError::MessageIllegal(format!(
+                        "the topic {} was dropped while the append waited",
+                        msgs[0].topic
+                    )))
+                }
+                Attempt::NoRoom => {}
+            }
+            if !self.derived_room_for(msgs, keys) {
+                self.inner.derived_wanted.set(true);
+            }
+            self.inner.flush_kick.notify();
+            self.count_room_wait(&mut counted);
+            // Created before this task yields: no notification is missed.
             self.inner.progress.wait().await;
+        }
+    }
+
+    /// Counts an append that waits for room, once.
+    fn count_room_wait(&self, counted: &mut bool) {
+        if !std::mem::replace(counted, true) {
+            let mut st = self.inner.stats.get();
+            st.room_waits += 1;
+            self.inner.stats.set(st);
         }
     }
 
@@ -472,5 +514,99 @@ impl Encoder<'_> {
         };
         self.pos = self.pos.plus(size as u64);
         appended
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    use crate::config::{FlushMode, StoreConfig};
+    use crate::env::{DiskUsage, ShardEnv, SystemClock};
+    use crate::fault_disk::FaultDisk;
+    use crate::record::MessageInput;
+    use crate::segmented::tests::run;
+    use crate::ShardStore;
+
+    struct Room;
+    impl DiskUsage for Room {
+        fn used_percent(&self, _: &std::path::Path) -> std::io::Result<u32> {
+            Ok(10)
+        }
+    }
+
+    /// Waits (bounded) until `cond` holds.
+    async fn until(what: &str, cond: impl Fn() -> bool) {
+        for _ in 0..5000 {
+            if cond() {
+                return;
+            }
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    /// Appends that queued for room while the log's writes were held are
+    /// all served in the pass that finds room, so they share one group
+    /// commit (they took a group commit each when only the next in line
+    /// was woken, and the line then never emptied under load).
+    #[test]
+    fn a_line_of_appends_waiting_for_room_drains_into_one_group_commit() {
+        run(|| async {
+            let disk = FaultDisk::new();
+            let mut cfg = StoreConfig::small_for_tests("/w", 1);
+            cfg.flush_mode = FlushMode::Sync;
+            cfg.flush_interval = Duration::from_secs(3600);
+            cfg.checkpoint_interval = Duration::from_secs(3600);
+            cfg.retention_interval = Duration::from_secs(3600);
+            // About 32 records of 4 KB, then appends wait for room.
+            cfg.max_dirty_bytes = 128 << 10;
+            let env = ShardEnv {
+                disk: Rc::new(disk.clone()),
+                clock: Rc::new(SystemClock::new()),
+                usage: Rc::new(Room),
+            };
+            let store = ShardStore::open(cfg, 0, env).await.expect("open");
+            let record = |n: u32| MessageInput::simple("L", 0, &[n as u8; 4000], "");
+            store.append(&[record(0)]).await.expect("first append");
+
+            disk.set_hold_writes(true);
+            let appenders: Vec<_> = (1..=48u32)
+                .map(|n| {
+                    let store = store.clone();
+                    glommio::spawn_local(async move {
+                        store.append(&[record(n)]).await.expect("append");
+                    })
+                })
+                .collect();
+            until("a line waits for room", || store.stats().room_waits >= 8).await;
+            let waiting = store.stats().room_waits;
+            let syncs = store.stats().log_syncs;
+            disk.set_hold_writes(false);
+            while !disk.held_writes().is_empty() {
+                disk.release_write(0);
+            }
+            let all = async {
+                for a in appenders {
+                    a.await;
+                }
+            };
+            glommio::timer::timeout(Duration::from_secs(20), async {
+                all.await;
+                Ok(())
+            })
+            .await
+            .expect("every append acknowledged");
+            let group_commits = store.stats().log_syncs - syncs;
+            // One for the appends that found room before the writes were
+            // held back, one for the line; a third if a round was already
+            // open when the writes came back.
+            assert!(
+                group_commits <= 3,
+                "{waiting} appends in line took {group_commits} group commits"
+            );
+            store.shutdown().await.expect("shutdown");
+        });
     }
 }
