@@ -132,3 +132,40 @@ impl ShardEnv {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn system_ms() -> i64 {
+        SystemClock::system_ns().div_euclid(1_000_000)
+    }
+
+    /// Between its readings of the system clock, the counter keeps the
+    /// store clock within a millisecond of it, and it never runs backwards
+    /// across a re-anchoring.
+    #[test]
+    fn the_store_clock_follows_the_system_clock() {
+        let clock = SystemClock::new();
+        let start = std::time::Instant::now();
+        let mut last = 0;
+        let mut readings = 0u64;
+        while start.elapsed() < SystemClock::REANCHOR * 20 {
+            let before = system_ms();
+            let now = clock.now_ms();
+            let after = system_ms();
+            // One millisecond either way: the two clocks' readings are not
+            // taken at the same instant and each truncates to milliseconds.
+            assert!(
+                before - 1 <= now && now <= after + 1,
+                "store clock {now} outside [{before}, {after}] ± 1 ms"
+            );
+            // A step back of the system clock (NTP) would show here too,
+            // but not within the test's 20 ms.
+            assert!(now >= last - 1, "store clock went back: {last} -> {now}");
+            last = now;
+            readings += 1;
+        }
+        assert!(readings > 20, "only {readings} readings");
+    }
+}
