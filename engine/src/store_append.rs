@@ -519,22 +519,14 @@ impl Encoder<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::rc::Rc;
     use std::time::Duration;
 
     use crate::config::{FlushMode, StoreConfig};
-    use crate::env::{DiskUsage, ShardEnv, SystemClock};
     use crate::fault_disk::FaultDisk;
     use crate::record::MessageInput;
     use crate::segmented::tests::run;
+    use crate::store::window::tests::env;
     use crate::ShardStore;
-
-    struct Room;
-    impl DiskUsage for Room {
-        fn used_percent(&self, _: &std::path::Path) -> std::io::Result<u32> {
-            Ok(10)
-        }
-    }
 
     /// Waits (bounded) until `cond` holds.
     async fn until(what: &str, cond: impl Fn() -> bool) {
@@ -562,12 +554,7 @@ mod tests {
             cfg.retention_interval = Duration::from_secs(3600);
             // About 32 records of 4 KB, then appends wait for room.
             cfg.max_dirty_bytes = 128 << 10;
-            let env = ShardEnv {
-                disk: Rc::new(disk.clone()),
-                clock: Rc::new(SystemClock::new()),
-                usage: Rc::new(Room),
-            };
-            let store = ShardStore::open(cfg, 0, env).await.expect("open");
+            let store = ShardStore::open(cfg, 0, env(&disk)).await.expect("open");
             let record = |n: u32| MessageInput::simple("L", 0, &[n as u8; 4000], "");
             store.append(&[record(0)]).await.expect("first append");
 

@@ -510,7 +510,7 @@ impl ShardStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::rc::Rc;
     use std::time::Duration;
 
@@ -529,7 +529,7 @@ mod tests {
     }
 
     /// The environment of a store on the fault disk, with room on it.
-    fn env(disk: &FaultDisk) -> ShardEnv {
+    pub(in crate::store) fn env(disk: &FaultDisk) -> ShardEnv {
         ShardEnv {
             disk: Rc::new(disk.clone()),
             clock: Rc::new(SystemClock::new()),
