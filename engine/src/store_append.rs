@@ -233,9 +233,9 @@ impl ShardStore {
     }
 
     /// An append that must wait: for its queues to be created (when
-    /// `create_queues`), then for room in the caches. Bounded memory means backpressure, not growth;
-    /// waiters are served first come, first served, so a busy appender
-    /// cannot starve one that is waiting.
+    /// `create_queues`), then for room in the caches. Bounded memory means
+    /// backpressure, not growth; waiters are served first come, first
+    /// served, so a busy appender cannot starve one that is waiting.
     async fn append_waiting(
         &self,
         msgs: &[MessageInput],
